@@ -1,0 +1,58 @@
+"""Text standardisation shared by training, the saved model and the app.
+
+The same function is given to ``keras.layers.TextVectorization`` as ``standardize`` and is saved with the
+model (it is registered as a Keras serialisable object), so the tokens the app shows are exactly the tokens
+the model reads. Rules, for every language:
+
+* lower-case (Unicode aware);
+* apostrophes are removed inside words ("don't" -> "dont"), like Keras' default standardisation;
+* every other punctuation mark, symbol (emoji included), control/format character and separator becomes a
+  space. This also removes ``\\x85``, ``\\u2028`` and friends, which would otherwise break the vocabulary file
+  on reload (it is read back with ``str.splitlines``);
+* every Chinese (Han) character becomes a token of its own; Latin words and numbers stay whole.
+
+Tokens are then split on spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import keras
+import tensorflow as tf
+
+APOSTROPHES = r"['’`´]"
+NON_WORD_CHARACTERS = r"[\p{P}\p{S}\p{C}\p{Z}]"
+HAN_CHARACTER = r"(\p{Han})"
+
+
+@keras.saving.register_keras_serializable(package="attnviz", name="standardize")
+def standardize(texts: tf.Tensor) -> tf.Tensor:
+    """Standardise a string tensor of any shape (see the module docstring for the rules)."""
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    texts = tf.strings.regex_replace(texts, APOSTROPHES, "")
+    texts = tf.strings.regex_replace(texts, NON_WORD_CHARACTERS, " ")
+    texts = tf.strings.regex_replace(texts, HAN_CHARACTER, r" \1 ")
+    return tf.strings.strip(texts)
+
+
+def clean_unicode(text: str) -> str:
+    """Make any Python string safe to hand to TensorFlow (valid UTF-8, NFC)."""
+    # Lone surrogates cannot be encoded as UTF-8; replace them instead of failing.
+    safe = text.encode("utf-8", errors="replace").decode("utf-8")
+    return unicodedata.normalize("NFC", safe)
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+_LATIN_OR_DIGIT = re.compile(r"[A-Za-z0-9\u00c0-\u024f]")
+
+
+def detect_language(text: str) -> str:
+    """Return ``"zh"`` when most letters of ``text`` are Chinese characters, else ``"en"``.
+
+    A Latin word counts as one unit, like a Chinese character, because that is how the tokeniser splits.
+    """
+    han_count = len(_HAN.findall(text))
+    latin_word_count = len(re.findall(r"[A-Za-z0-9\u00c0-\u024f]+", text))
+    return "zh" if han_count > latin_word_count else "en"
