@@ -113,7 +113,7 @@ def _train(arguments) -> int:
     from dataclasses import replace
 
     from attnviz import train
-    from attnviz.model import BUNDLED_MODELS_DIRECTORY, ModelConfig
+    from attnviz.model import BUNDLED_MODELS_DIRECTORY
 
     model_overrides = {key: value for key, value in {
         "vocabulary_size": arguments.vocabulary_size, "embedding_dim": arguments.embedding_dim,

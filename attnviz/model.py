@@ -14,21 +14,22 @@ import os
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from attnviz import formula  # noqa: E402
-from attnviz.analysis import Analysis, frozen_array  # noqa: E402
-from attnviz.errors import EmptyInputError, ModelLoadError  # noqa: E402
-from attnviz.text import clean_unicode, standardize  # noqa: E402
+from attnviz import formula
+from attnviz.analysis import Analysis, frozen_array
+from attnviz.errors import EmptyInputError, ModelLoadError
+from attnviz.text import clean_unicode, standardize
 
 MODEL_FILENAME = "model.keras"
 METRICS_FILENAME = "metrics.json"
@@ -311,24 +312,42 @@ def read_metrics(directory: Path) -> dict[str, Any]:
                              "or retrain with `python -m attnviz train`.") from error
 
 
+def user_models_directory() -> Path:
+    """Where models trained in the browser are saved: ``$ATTNVIZ_USER_MODELS_DIR`` or ``user_models/``."""
+    return Path(os.environ.get("ATTNVIZ_USER_MODELS_DIR") or PACKAGE_ROOT / "user_models")
+
+
 def resolve_model_directory(name_or_path: str | os.PathLike | None) -> tuple[str, Path]:
-    """Map ``None`` / a bundled model name / a directory path to ``(name, directory)``."""
+    """Map ``None`` / a bundled or user model name / a directory path to ``(name, directory)``.
+
+    Bundled models (``models/NAME``) win over user models (``user_models/NAME``) of the same name, so the
+    shipped default can never be shadowed from the browser.
+    """
     if name_or_path is None:
         name_or_path = DEFAULT_MODEL_NAME
     candidate = Path(name_or_path)
-    if isinstance(name_or_path, str) and (BUNDLED_MODELS_DIRECTORY / name_or_path).is_dir() \
-            and candidate.name == name_or_path:
-        return name_or_path, BUNDLED_MODELS_DIRECTORY / name_or_path
+    if isinstance(name_or_path, str) and candidate.name == name_or_path:
+        for root in (BUNDLED_MODELS_DIRECTORY, user_models_directory()):
+            if (root / name_or_path).is_dir():
+                return name_or_path, root / name_or_path
     if candidate.is_dir():
         return candidate.name, candidate
     raise ModelLoadError(f"No model named {str(name_or_path)!r}: it is neither a bundled model "
-                         f"({', '.join(bundled_model_names()) or 'none'}) nor a directory.")
+                         f"({', '.join(bundled_model_names()) or 'none'}), a user model, nor a directory.")
 
 
 def bundled_model_names() -> list[str]:
-    if not BUNDLED_MODELS_DIRECTORY.is_dir():
+    return _model_names_in(BUNDLED_MODELS_DIRECTORY)
+
+
+def user_model_names() -> list[str]:
+    return _model_names_in(user_models_directory())
+
+
+def _model_names_in(root: Path) -> list[str]:
+    if not root.is_dir():
         return []
-    return sorted(p.name for p in BUNDLED_MODELS_DIRECTORY.iterdir() if (p / MODEL_FILENAME).is_file())
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / MODEL_FILENAME).is_file())
 
 
 _loaded_models: dict[Path, AttentionModel] = {}

@@ -10,9 +10,10 @@ import datetime as _datetime
 import platform
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -156,7 +157,7 @@ def build_metrics(keras_model, split: data.CorpusSplit, config: TrainConfig, cur
         "curves": curves,
         "training_seconds": round(seconds, 1),
         "versions": library_versions(),
-        "date": _datetime.datetime.now(_datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": _datetime.datetime.now(_datetime.UTC).isoformat(timespec="seconds"),
     }
     if include_baseline:
         metrics["baseline"] = baseline_report(split, config.model.language)
