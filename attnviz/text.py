@@ -54,5 +54,6 @@ def detect_language(text: str) -> str:
     A Latin word counts as one unit, like a Chinese character, because that is how the tokeniser splits.
     """
     han_count = len(_HAN.findall(text))
-    latin_word_count = len(re.findall(r"[A-Za-z0-9\u00c0-\u024f]+", text))
+    # Apostrophes join words ("don't" is one token), as in standardize.
+    latin_word_count = len(re.findall(r"[A-Za-z0-9\u00c0-\u024f]+", re.sub(APOSTROPHES, "", text)))
     return "zh" if han_count > latin_word_count else "en"
