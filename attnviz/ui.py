@@ -5,13 +5,31 @@ Pages call these helpers, read widgets and render; they never compute attention 
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 import attnviz
 from attnviz.analysis import Analysis
+from attnviz.errors import AttnvizError, DataUnavailableError, EmptyInputError, ModelLoadError
 
 DEFAULT_TEXT = "A gorgeous, witty film that never feels long."
 TEXT_PARAMETER = "text"
+MODEL_PARAMETER = "model"
+CLASSROOM_PARAMETER = "classroom"
+
+# Session-state keys shared by every page (plain keys, not widget keys: Streamlit deletes a widget's state
+# when the user switches to a page that does not render it, so each page's widgets copy into these).
+TEXT_STATE = "text"
+MODEL_STATE = "model_name"
+CLASSROOM_STATE = "classroom"
+_MODEL_WIDGET = "_sidebar_model_choice"
+_CLASSROOM_WIDGET = "_sidebar_classroom_toggle"
+_URL_SEEN_PREFIX = "_url_seen_"  # the last value of each URL parameter this session read or wrote
+
+MAX_URL_TEXT_CHARACTERS = 4000  # longer sentences stay in the session but are left out of the URL
+NORMAL_FONT_SIZE = 13
+CLASSROOM_FONT_SIZE = 18
 
 
 @st.cache_resource(show_spinner="Loading the trained model (TensorFlow starts once per server)…")
@@ -29,3 +47,147 @@ def text_from_url(default: str = DEFAULT_TEXT) -> str:
     """The sentence from the ``text`` query parameter, or ``default``."""
     value = st.query_params.get(TEXT_PARAMETER)
     return value if value is not None else default
+
+
+# ----- shared page helpers (every page calls page_setup first) -------------------------------------------
+_CLASSROOM_CSS = """
+<style>
+[data-testid="stAppViewContainer"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stAppViewContainer"] [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
+[data-testid="stAppViewContainer"] h1 { font-size: 3rem; }
+[data-testid="stMetricValue"] { font-size: 3rem; }
+</style>
+"""  # static CSS only: never put user text in here
+
+
+def markdown_safe(text: str) -> str:
+    """Backslash-escape every ASCII punctuation mark so Streamlit markdown shows ``text`` literally.
+
+    Covers links/images, emphasis, ``$`` LaTeX, ``:color[...]`` directives and raw HTML (``<``).
+    """
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text)).replace("\n", "  \n")
+
+
+def _adopt_url_value(parameter: str, state_key: str) -> None:
+    """Copy a URL parameter into session state when it is new to this session (first load, shared link,
+    or a page link that carries query parameters); afterwards session state is the source of truth."""
+    value = st.query_params.get(parameter)
+    seen_key = _URL_SEEN_PREFIX + parameter
+    if value is not None and value != st.session_state.get(seen_key):
+        st.session_state[state_key] = value
+        st.session_state[seen_key] = value
+
+
+def _write_url_value(parameter: str, value: str | None) -> None:
+    """Put ``value`` in the URL (or remove the parameter for ``None``), touching it only when it changes."""
+    if value is None:
+        if parameter in st.query_params:
+            del st.query_params[parameter]
+    elif st.query_params.get(parameter) != value:
+        st.query_params[parameter] = value
+    st.session_state[_URL_SEEN_PREFIX + parameter] = value
+
+
+def model_choices() -> list[str]:
+    """Names for the model selector: bundled models first, then models trained in the browser."""
+    from attnviz.model import bundled_model_names, user_model_names
+
+    bundled = bundled_model_names()
+    return bundled + [name for name in user_model_names() if name not in bundled]
+
+
+def current_model_name() -> str | None:
+    """The selected model (URL ``model`` → session state), falling back to the default; None if none exist."""
+    from attnviz.model import DEFAULT_MODEL_NAME
+
+    _adopt_url_value(MODEL_PARAMETER, MODEL_STATE)
+    choices = model_choices()
+    name = st.session_state.get(MODEL_STATE)
+    if name in choices:
+        return name
+    if DEFAULT_MODEL_NAME in choices:
+        return DEFAULT_MODEL_NAME
+    return choices[0] if choices else None
+
+
+def is_classroom() -> bool:
+    """True when classroom mode is on (URL ``classroom=1`` or the sidebar toggle)."""
+    _adopt_url_value(CLASSROOM_PARAMETER, CLASSROOM_STATE)
+    value = st.session_state.get(CLASSROOM_STATE, False)
+    if isinstance(value, str):  # from the URL
+        value = value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def figure_font_size() -> int:
+    """Font size for figures: larger in classroom mode so the back row can read them."""
+    return CLASSROOM_FONT_SIZE if is_classroom() else NORMAL_FONT_SIZE
+
+
+def explanation(title: str):
+    """An expander for plain-language explanations: open normally, collapsed in classroom mode
+    (the teacher explains). Use as ``with ui.explanation("What am I looking at?"): st.markdown(...)``."""
+    return st.expander(title, expanded=not is_classroom())
+
+
+def shared_text(default: str = DEFAULT_TEXT) -> str:
+    """The current sentence shared by all pages: URL ``text`` if new, else session state, else ``default``."""
+    _adopt_url_value(TEXT_PARAMETER, TEXT_STATE)
+    value = st.session_state.get(TEXT_STATE)
+    return value if isinstance(value, str) else default
+
+
+def set_shared_text(text: str) -> None:
+    """Store the current sentence in session state and in the URL (so copying the URL reproduces the view)."""
+    st.session_state[TEXT_STATE] = text
+    _write_url_value(TEXT_PARAMETER, text if text and len(text) <= MAX_URL_TEXT_CHARACTERS else None)
+
+
+def _copy_widget_to_state(widget_key: str, state_key: str) -> None:
+    st.session_state[state_key] = st.session_state[widget_key]
+
+
+def page_setup(title: str, icon: str = "🔎") -> None:
+    """Configure the page and draw the shared sidebar (model selector, classroom toggle). Call it first.
+
+    Also writes the model and classroom choices back to the URL, so a copied link reproduces them.
+    """
+    classroom = is_classroom()
+    st.set_page_config(page_title=f"{title} · attnviz", page_icon=icon, layout="wide",
+                       initial_sidebar_state="collapsed" if classroom else "auto")
+    choices = model_choices()
+    selected_model = current_model_name()
+    with st.sidebar:
+        if choices:
+            # Set the widget from the shared key each run: the widget's own state does not survive a page switch.
+            st.session_state[_MODEL_WIDGET] = selected_model
+            st.selectbox("Model", choices, key=_MODEL_WIDGET, on_change=_copy_widget_to_state,
+                         args=(_MODEL_WIDGET, MODEL_STATE),
+                         help="Which trained classifier reads the sentence. Models you train appear here too.")
+        else:
+            st.error("No trained model was found. Train one with `python -m attnviz train`.")
+        st.session_state[_CLASSROOM_WIDGET] = classroom
+        st.toggle("Classroom mode", key=_CLASSROOM_WIDGET, on_change=_copy_widget_to_state,
+                  args=(_CLASSROOM_WIDGET, CLASSROOM_STATE),
+                  help="Bigger text and figures for a projector; explanations start collapsed.")
+    if classroom:
+        st.markdown(_CLASSROOM_CSS, unsafe_allow_html=True)
+    st.session_state[MODEL_STATE] = selected_model
+    st.session_state[CLASSROOM_STATE] = classroom
+    from attnviz.model import DEFAULT_MODEL_NAME
+
+    _write_url_value(MODEL_PARAMETER, selected_model if selected_model not in (None, DEFAULT_MODEL_NAME) else None)
+    _write_url_value(CLASSROOM_PARAMETER, "1" if classroom else None)
+
+
+def show_error(error: BaseException) -> None:
+    """Show an error as a friendly message (never a traceback). User text inside messages is escaped."""
+    if isinstance(error, EmptyInputError):
+        st.info(markdown_safe(str(error)), icon="✍️")
+    elif isinstance(error, DataUnavailableError):
+        st.warning(markdown_safe(str(error)), icon="📡")
+    elif isinstance(error, ModelLoadError | AttnvizError):
+        st.error(markdown_safe(str(error)), icon="⚠️")
+    else:
+        st.error("Something unexpected went wrong while analysing this text. Try another sentence, or reload "
+                 f"the page. ({markdown_safe(type(error).__name__)})", icon="⚠️")
