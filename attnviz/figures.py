@@ -76,3 +76,74 @@ def attention_heatmap(analysis: Analysis, *, auto_range: bool = False, zmax: flo
         font={"size": font_size}, margin={"l": 10, "r": 10, "t": 80, "b": 10},
     )
     return figure
+
+
+# ----- formula page ----------------------------------------------------------------------------------------
+
+def matrix_heatmap(matrix: np.ndarray, row_labels: list[str], column_labels: list[str], *, title: str | None = None,
+                   colorscale: str = SEQUENTIAL_COLORSCALE, zmid: float | None = None, zmin: float | None = None,
+                   zmax: float | None = None, colorbar_title: str = "value", value_name: str = "value",
+                   x_title: str = "", y_title: str = "", highlight: tuple[int, int] | None = None,
+                   show_cell_values: bool | None = None, font_size: int = 13, height: int | None = None) -> go.Figure:
+    """Heatmap of any (rows, columns) matrix with one row/column per position (labels are raw user text;
+    they are escaped here). ``highlight`` = 0-based (row, column) gets a box. ``z`` is stored as plain lists so
+    tests can read the exact values back from the spec."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape != (len(row_labels), len(column_labels)):
+        raise ValueError(f"matrix has shape {matrix.shape} but there are {len(row_labels)} row labels and "
+                         f"{len(column_labels)} column labels")
+    rows, columns = matrix.shape
+    safe_rows = [plotly_safe(label) for label in row_labels]
+    safe_columns = [plotly_safe(label) for label in column_labels]
+    if show_cell_values is None:
+        show_cell_values = rows <= CELL_TEXT_MAX_TOKENS and columns <= CELL_TEXT_MAX_TOKENS
+    heatmap = go.Heatmap(
+        z=matrix.tolist(), x=list(range(columns)), y=list(range(rows)), zmid=zmid, zmin=zmin, zmax=zmax,
+        colorscale=colorscale, colorbar={"title": {"text": colorbar_title}},
+        customdata=[[[safe_rows[r], safe_columns[c]] for c in range(columns)] for r in range(rows)],
+        hovertemplate=f"%{{customdata[0]}} × %{{customdata[1]}}<br>{value_name} = %{{z:.4f}}<extra></extra>",
+        xgap=1 if columns <= 64 else 0, ygap=1 if rows <= 64 else 0,
+    )
+    if show_cell_values:
+        heatmap.update(texttemplate="%{z:.2f}", textfont={"size": font_size})
+    figure = go.Figure(heatmap)
+    if highlight is not None:
+        row, column = highlight
+        figure.add_shape(type="rect", x0=column - 0.5, x1=column + 0.5, y0=row - 0.5, y1=row + 0.5,
+                         line={"color": "#d62728", "width": 3})
+    row_step = max(1, int(np.ceil(rows / 60)))
+    column_step = max(1, int(np.ceil(columns / 60)))
+    figure.update_layout(
+        title=title,
+        xaxis={"title": {"text": x_title}, "tickmode": "array", "tickvals": list(range(0, columns, column_step)),
+               "ticktext": safe_columns[::column_step], "side": "top", "tickangle": -45 if columns > 6 else 0},
+        yaxis={"title": {"text": y_title}, "tickmode": "array", "tickvals": list(range(0, rows, row_step)),
+               "ticktext": safe_rows[::row_step], "autorange": "reversed"},
+        height=height or int(min(900, max(300, 150 + 30 * rows))),
+        font={"size": font_size}, margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
+    return figure
+
+
+def vector_bars(values: np.ndarray, labels: list[str], *, title: str | None = None, value_title: str = "value",
+                diverging: bool = False, font_size: int = 13, height: int | None = None) -> go.Figure:
+    """One bar per position (labels are raw user text, escaped here); ``diverging`` colours by sign
+    (blue = towards positive, red = towards negative). ``y`` is stored as a plain list."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if values.shape[0] != len(labels):
+        raise ValueError(f"{values.shape[0]} values but {len(labels)} labels")
+    count = values.shape[0]
+    safe_labels = [plotly_safe(label) for label in labels]
+    colors = (["#2166ac" if value >= 0 else "#b2182b" for value in values] if diverging
+              else ["#4292c6"] * count)
+    figure = go.Figure(go.Bar(x=list(range(count)), y=values.tolist(), marker={"color": colors},
+                              customdata=safe_labels,
+                              hovertemplate=f"%{{customdata}}<br>{value_title} = %{{y:.4f}}<extra></extra>"))
+    step = max(1, int(np.ceil(count / 60)))
+    figure.update_layout(
+        title=title, yaxis={"title": {"text": value_title}, "zeroline": True},
+        xaxis={"tickmode": "array", "tickvals": list(range(0, count, step)), "ticktext": safe_labels[::step],
+               "tickangle": -45 if count > 6 else 0},
+        height=height or 340, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 60, "b": 10},
+    )
+    return figure
