@@ -147,3 +147,87 @@ def vector_bars(values: np.ndarray, labels: list[str], *, title: str | None = No
         height=height or 340, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 60, "b": 10},
     )
     return figure
+
+
+# ----- Compare page ---------------------------------------------------------------------------------------
+def _pair_label(token_a: str, token_b: str) -> str:
+    """"film" when both inputs have the same word at this place, else "good → bad" (escaped)."""
+    if token_a == token_b:
+        return plotly_safe(token_a)
+    return f"{plotly_safe(token_a) or '·'} → {plotly_safe(token_b) or '·'}"
+
+
+def difference_heatmap(analysis_a: Analysis, analysis_b: Analysis, difference: np.ndarray, *,
+                       name_a: str = "A", name_b: str = "B", font_size: int = 13, height: int | None = None,
+                       title: str | None = None) -> go.Figure:
+    """Diverging heatmap of ``difference`` (n, n) = B − A (computed by ``attnviz.compare.attention_difference``),
+    centred at 0 with a symmetric colour range: blue = input B attends more, red = input A attends more.
+    Both inputs must have ``n`` tokens; ticks show "a → b" where the words differ."""
+    difference = np.asarray(difference, dtype=np.float64)
+    n = analysis_a.n_tokens
+    if analysis_b.n_tokens != n or difference.shape != (n, n):
+        raise ValueError(f"difference heatmap needs equal sizes: {name_a} has {n} tokens, {name_b} has "
+                         f"{analysis_b.n_tokens}, difference has shape {difference.shape}")
+    positions = np.arange(n)
+    labels = [_pair_label(token_a, token_b) for token_a, token_b in zip(analysis_a.tokens, analysis_b.tokens)]
+    customdata = np.empty((n, n, 4), dtype=object)
+    for i in range(n):
+        for j in range(n):
+            customdata[i, j] = (labels[i], labels[j], float(analysis_a.attention[i, j]),
+                                float(analysis_b.attention[i, j]))
+    limit = float(np.abs(difference).max()) if difference.size else 0.0
+    limit = limit if limit > 0 else 1e-6  # identical inputs: keep a valid, symmetric range
+    heatmap = go.Heatmap(
+        z=difference.tolist(), x=positions.tolist(), y=positions.tolist(),
+        zmin=-limit, zmax=limit, zmid=0.0, colorscale=DIVERGING_COLORSCALE,
+        colorbar={"title": {"text": f"{plotly_safe(name_b)} − {plotly_safe(name_a)}"}},
+        customdata=customdata.tolist(),
+        hovertemplate=(f"query <b>%{{customdata[0]}}</b> → key <b>%{{customdata[1]}}</b><br>"
+                       f"{plotly_safe(name_a)}: %{{customdata[2]:.4f}}<br>{plotly_safe(name_b)}: "
+                       "%{customdata[3]:.4f}<br>difference: %{z:+.4f}<extra></extra>"),
+        xgap=1 if n <= 64 else 0, ygap=1 if n <= 64 else 0,
+    )
+    if n <= CELL_TEXT_MAX_TOKENS:
+        heatmap.update(texttemplate="%{z:+.2f}", textfont={"size": font_size})
+    figure = go.Figure(heatmap)
+    tick_step = max(1, int(np.ceil(n / 60)))
+    shown = positions[::tick_step].tolist()
+    figure.update_layout(
+        title=title,
+        xaxis={"title": {"text": "key token j"}, "tickmode": "array", "tickvals": shown,
+               "ticktext": [labels[p] for p in shown], "side": "top", "tickangle": -45 if n > 6 else 0},
+        yaxis={"title": {"text": "query token i"}, "tickmode": "array", "tickvals": shown,
+               "ticktext": [labels[p] for p in shown], "autorange": "reversed"},
+        height=height or int(min(900, max(360, 150 + 32 * n))),
+        font={"size": font_size}, margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
+    return figure
+
+
+def aligned_received_bars(aligned, *, name_a: str = "A", name_b: str = "B", font_size: int = 13,
+                          height: int | None = None, title: str | None = None) -> go.Figure:
+    """Grouped bars of the received attention W_j of two inputs on aligned word slots.
+
+    ``aligned`` is the DataFrame of ``attnviz.compare.aligned_received`` (columns token A, token B, W_j A,
+    W_j B); a slot where one input has no word gets no bar on that side. The x axis is numeric (one slot per
+    position) so repeated words stay separate.
+    """
+    slots = list(range(len(aligned)))
+    labels = [_pair_label(token_a, token_b) for token_a, token_b in zip(aligned["token A"], aligned["token B"])]
+    figure = go.Figure()
+    for name, token_column, value_column, color in ((name_a, "token A", "W_j A", "#7f7f7f"),
+                                                    (name_b, "token B", "W_j B", "#1f77b4")):
+        values = [None if value != value else float(value) for value in aligned[value_column]]  # NaN -> gap
+        tokens = [plotly_safe(token) for token in aligned[token_column]]
+        figure.add_trace(go.Bar(
+            x=slots, y=values, name=plotly_safe(name), marker_color=color, customdata=tokens,
+            hovertemplate=f"{plotly_safe(name)}: <b>%{{customdata}}</b><br>W_j = %{{y:.4f}}<extra></extra>",
+        ))
+    figure.update_layout(
+        title=title, barmode="group",
+        xaxis={"tickmode": "array", "tickvals": slots, "ticktext": labels, "tickangle": -45 if len(slots) > 8 else 0},
+        yaxis={"title": {"text": "received attention W_j"}, "rangemode": "tozero"},
+        height=height or 380, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    )
+    return figure
