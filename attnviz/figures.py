@@ -231,3 +231,94 @@ def aligned_received_bars(aligned, *, name_a: str = "A", name_b: str = "B", font
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     )
     return figure
+
+
+# ----- model card and training figures (Train and Model card pages) -------------------------------------
+def confusion_matrix_figure(matrix: list[list[int]], class_names: tuple[str, str] = ("negative", "positive"), *,
+                            font_size: int = 13, title: str | None = None) -> go.Figure:
+    """2×2 counts heatmap: rows = true class, columns = predicted class, each cell printed."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    if counts.shape != (2, 2):
+        raise ValueError(f"matrix must be 2×2, got {counts.shape}")
+    names = [plotly_safe(name) for name in class_names]
+    figure = go.Figure(go.Heatmap(
+        z=counts.tolist(), x=[f"predicted {name}" for name in names], y=[f"true {name}" for name in names],
+        colorscale=SEQUENTIAL_COLORSCALE, texttemplate="%{z}", textfont={"size": font_size + 4},
+        hovertemplate="%{y}, %{x}: %{z} texts<extra></extra>", showscale=False, xgap=2, ygap=2))
+    figure.update_layout(title=title, yaxis={"autorange": "reversed"}, height=320, font={"size": font_size},
+                         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    return figure
+
+
+def training_curves_figure(curves: dict, *, best_epoch: int | None = None, total_epochs: int | None = None,
+                           font_size: int = 13) -> go.Figure:
+    """Loss (left) and accuracy (right) per epoch for training and validation, from ``metrics["curves"]``."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss (lower is better)", "accuracy"))
+    styles = {"": ("training", "#1f77b4", "solid"), "val_": ("validation", "#d62728", "dash")}
+    for column, metric in ((1, "loss"), (2, "accuracy")):
+        for prefix, (label, colour, dash) in styles.items():
+            values = [float(value) for value in curves.get(prefix + metric, [])]
+            figure.add_trace(go.Scatter(
+                x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=label,
+                legendgroup=label, showlegend=column == 1, line={"color": colour, "dash": dash},
+                hovertemplate=f"{label} {metric}, epoch %{{x}}: %{{y:.4f}}<extra></extra>"), row=1, col=column)
+    if best_epoch:
+        for column in (1, 2):
+            figure.add_vline(x=best_epoch, line={"color": "grey", "dash": "dot"}, row=1, col=column)
+    x_range = [0.5, max(total_epochs or 0, len(curves.get("loss", [])), 1) + 0.5]
+    figure.update_xaxes(title_text="epoch", range=x_range, dtick=1 if x_range[1] <= 20 else None)
+    figure.update_layout(height=340, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def calibration_figure(calibration: dict, *, font_size: int = 13) -> go.Figure:
+    """Reliability diagram from ``model_card.Reliability`` fields: the fraction really positive against the
+    mean predicted P(positive) in each bin (the diagonal is perfect calibration), with bin counts as bars."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    centres = [(low + high) / 2 for low, high in zip(calibration["lower"], calibration["upper"])]
+    widths = [high - low for low, high in zip(calibration["lower"], calibration["upper"])]
+    figure.add_trace(go.Bar(x=centres, y=calibration["count"], width=widths, name="texts in bin",
+                            marker={"color": "rgba(120,120,120,0.25)"},
+                            hovertemplate="P in bin around %{x:.2f}: %{y} texts<extra></extra>"), secondary_y=True)
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                                line={"color": "grey", "dash": "dot"}, hoverinfo="skip"), secondary_y=False)
+    shown = [(p, f) for p, f in zip(calibration["mean_probability"], calibration["fraction_positive"])
+             if p is not None]
+    figure.add_trace(go.Scatter(
+        x=[p for p, _ in shown], y=[f for _, f in shown], mode="lines+markers", name="this model",
+        line={"color": "#1f77b4"},
+        hovertemplate="mean predicted P = %{x:.3f}<br>really positive = %{y:.3f}<extra></extra>"),
+        secondary_y=False)
+    figure.update_xaxes(title_text="predicted P(positive)", range=[0, 1])
+    figure.update_yaxes(title_text="fraction really positive", range=[0, 1], secondary_y=False)
+    figure.update_yaxes(title_text="texts", secondary_y=True, showgrid=False)
+    figure.update_layout(height=380, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                         legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def token_length_histogram_figure(edges: list[int], counts: list[int], *, max_tokens: int | None = None,
+                                  font_size: int = 13) -> go.Figure:
+    """Bars of texts per token-length bin ``[edges[k], edges[k+1])``; a line marks the model's max_tokens."""
+    from itertools import pairwise
+
+    if len(edges) != len(counts) + 1:
+        raise ValueError(f"edges must have len(counts) + 1 = {len(counts) + 1} entries, got {len(edges)}")
+    centres = [(low + high) / 2 for low, high in pairwise(edges)]
+    widths = [high - low for low, high in pairwise(edges)]
+    labels = [f"{low}-{high - 1}" for low, high in pairwise(edges)]
+    figure = go.Figure(go.Bar(x=centres, y=list(counts), width=widths, customdata=labels,
+                              marker={"color": "#1f77b4"},
+                              hovertemplate="%{customdata} tokens: %{y} texts<extra></extra>"))
+    if max_tokens is not None and edges and max_tokens <= edges[-1]:
+        figure.add_vline(x=max_tokens, line={"color": "#d62728", "dash": "dash"},
+                         annotation_text=f"model reads at most {max_tokens} tokens")
+    figure.update_layout(xaxis={"title": {"text": "tokens per text"}}, yaxis={"title": {"text": "texts"}},
+                         height=320, font={"size": font_size}, bargap=0.05,
+                         margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    return figure

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from attnviz import data
+from attnviz.errors import AttnvizError
 from attnviz.model import ModelConfig, build_keras_model, make_vectorizer, save_model_directory
 
 BASELINE_C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -227,3 +228,233 @@ DEFAULT_CONFIGS: dict[str, TrainConfig] = {
 
 def default_config(corpus: str) -> TrainConfig:
     return DEFAULT_CONFIGS.get(corpus, TrainConfig(model=ModelConfig(language=corpus)))
+
+
+# ----- training from the browser (Train page) ------------------------------------------------------------
+# Safe bounds for the Train page's widgets: (minimum, maximum). A run on the full English corpus with the
+# largest values still finishes in minutes on two CPU cores.
+BROWSER_VOCABULARY_SIZE = (100, 30_000)
+BROWSER_EMBEDDING_DIM = (4, 128)
+BROWSER_EPOCHS = (1, 30)
+BROWSER_BATCH_SIZE = (8, 512)
+BROWSER_LEARNING_RATE = (1e-4, 5e-2)
+
+
+class TrainingBusyError(AttnvizError, RuntimeError):
+    """Another training is running in this server process (one at a time, never queued)."""
+
+
+BUSY_MESSAGE = ("Another model is being trained on this server right now, and only one training runs at a time. "
+                "Try again in a few minutes; exploring with the existing models keeps working meanwhile.")
+
+
+def browser_training_config(*, vocabulary_size: int, embedding_dim: int, epochs: int, batch_size: int,
+                            learning_rate: float, language: str = "en") -> TrainConfig:
+    """A ``TrainConfig`` from the Train page's settings; ``ValueError`` (naming the bound) when out of bounds."""
+    for label, value, (low, high) in (("vocabulary size", vocabulary_size, BROWSER_VOCABULARY_SIZE),
+                                      ("embedding width", embedding_dim, BROWSER_EMBEDDING_DIM),
+                                      ("epochs", epochs, BROWSER_EPOCHS),
+                                      ("batch size", batch_size, BROWSER_BATCH_SIZE),
+                                      ("learning rate", learning_rate, BROWSER_LEARNING_RATE)):
+        if not low <= value <= high:
+            raise ValueError(f"The {label} must be between {low:g} and {high:g}, got {value:g}.")
+    return TrainConfig(model=ModelConfig(vocabulary_size=int(vocabulary_size), embedding_dim=int(embedding_dim),
+                                         language=language),
+                       epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate))
+
+
+def user_model_directory_for(name: str) -> Path:
+    """The directory a browser-trained model called ``name`` goes to, after validating the name.
+
+    Raises ``uploads.ModelNameError`` for unsafe, bundled, reserved or already used names, or when the user
+    model folder is configured to lie inside the bundled ``models/`` folder (the shipped models are read-only).
+    """
+    from attnviz import uploads
+    from attnviz.model import BUNDLED_MODELS_DIRECTORY, bundled_model_names, user_model_names, user_models_directory
+
+    uploads.validate_model_name(name, existing_names=user_model_names(), bundled_names=bundled_model_names())
+    root = user_models_directory()
+    bundled_root = BUNDLED_MODELS_DIRECTORY.resolve()
+    resolved_root = root.resolve()
+    if resolved_root == bundled_root or bundled_root in resolved_root.parents:
+        raise uploads.ModelNameError("The user-model folder is inside the shipped models folder; refusing to "
+                                     "write there. Set ATTNVIZ_USER_MODELS_DIR to another folder.")
+    directory = uploads.safe_directory_for(name, root)
+    if directory.exists():  # e.g. a half-deleted folder without model.keras
+        raise uploads.ModelNameError(f"A folder named `{name}` already exists among the trained models; choose "
+                                     "another name.")
+    return directory
+
+
+def train_user_model(name: str, config: TrainConfig, *, corpus: str = "en", frame: pd.DataFrame | None = None,
+                     upload_filename: str | None = None, callbacks: list | None = None,
+                     include_baseline: bool = True, stopped_by_user: Callable[[], bool] = lambda: False
+                     ) -> dict[str, Any]:
+    """Train like ``run_training`` but into ``user_models_directory()/name`` (validated), with a model card.
+
+    ``frame`` (validated ``text``/``label`` table) overrides ``corpus``. The model is written with the same
+    atomic ``save_model_directory``; the bundled ``models/`` folder is never written. Returns the metrics.
+    """
+    from attnviz import model_card
+    from attnviz.model import user_models_directory
+
+    directory = user_model_directory_for(name)
+    started = time.perf_counter()
+    if frame is None:
+        source_frame = data.load_corpus(corpus)
+        checksum = data.corpus_checksum(corpus)
+        corpus_name = corpus
+    else:
+        source_frame = frame[["text", "label"]].reset_index(drop=True)
+        checksum = data.sha256_of(pd.util.hash_pandas_object(source_frame, index=False).values.tobytes())
+        corpus_name = "upload"
+    split = data.split_corpus(source_frame)
+    keras_model, curves = train_model(split, config, callbacks=callbacks, verbose=0)
+    metrics = build_metrics(keras_model, split, config, curves, corpus_name, checksum,
+                            time.perf_counter() - started, include_baseline=include_baseline)
+    metrics["trained_in_browser"] = True
+    metrics["stopped_by_user"] = bool(stopped_by_user())
+    if frame is not None:
+        metrics["upload"] = {"filename": Path(upload_filename or "upload.csv").name[:100],
+                             "rows": len(source_frame)}
+    _, test_probabilities = accuracy_of(keras_model, split.test)
+    source, licence = model_card.corpus_provenance(corpus_name, metrics)
+    metrics["card"] = model_card.build_card(
+        split, test_probabilities, source=source, licence=licence,
+        vocabulary_size=metrics["vocabulary_size"], max_tokens=config.model.max_tokens).to_dict()
+    if directory.parent != user_models_directory().resolve():  # defence in depth: never outside the folder
+        raise RuntimeError(f"refusing to write {directory}")
+    save_model_directory(keras_model, metrics, directory)
+    return metrics
+
+
+class TrainingJob:
+    """One browser training running in a background thread, observed by the Train page on each rerun.
+
+    Streamlit cannot run a button's code while the script that started a long training is still running, so
+    training runs in a thread: the page keeps the job in ``st.session_state``, polls ``snapshot()`` and the
+    Stop button calls ``request_stop()``, which sets a ``threading.Event`` the Keras callbacks check after
+    every batch. Stopping ends training early (like early stopping: the best epoch's weights are kept), then
+    the model is evaluated and saved as usual.
+    """
+
+    def __init__(self, name: str, config: TrainConfig, *, corpus: str = "en", frame: pd.DataFrame | None = None,
+                 upload_filename: str | None = None, include_baseline: bool = True) -> None:
+        self.name = name
+        self.config = config
+        self.corpus = corpus
+        self._frame = frame
+        self._upload_filename = upload_filename
+        self._include_baseline = include_baseline
+        self.stop_event = threading.Event()
+        self._state_lock = threading.Lock()
+        self._phase = "starting"      # starting → training → evaluating → done | failed
+        self._epochs_completed = 0
+        self._batches_done = 0
+        self._batches_per_epoch = 0
+        self._curves: dict[str, list[float]] = {}
+        self._metrics: dict[str, Any] | None = None
+        self._error: str | None = None
+        self._started = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, name=f"attnviz-train-{name}", daemon=True)
+
+    # ----- called from the training thread ------------------------------------------------------------
+    def _record_epoch(self, epoch: int, logs: dict) -> None:
+        with self._state_lock:
+            self._epochs_completed = epoch
+            self._batches_done = 0
+            for key, value in logs.items():
+                self._curves.setdefault(key, []).append(float(value))
+            if self.stop_event.is_set() or epoch >= self.config.epochs:
+                self._phase = "evaluating"
+
+    def _batch_callback(self):
+        keras = _keras()
+        job = self
+
+        class _BatchProgress(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                with job._state_lock:
+                    job._batches_per_epoch = int(self.params.get("steps") or 0)
+                    job._phase = "training"
+
+            def on_train_batch_end(self, batch, logs=None):
+                with job._state_lock:
+                    job._batches_done = batch + 1
+                if job.stop_event.is_set():  # stop within the epoch, not only at its end
+                    self.model.stop_training = True
+
+            def on_train_end(self, logs=None):
+                with job._state_lock:
+                    job._phase = "evaluating"
+
+        return _BatchProgress()
+
+    def _run(self) -> None:
+        try:
+            callbacks = [progress_callback(self._record_epoch, should_stop=self.stop_event.is_set),
+                         self._batch_callback()]
+            metrics = train_user_model(self.name, self.config, corpus=self.corpus, frame=self._frame,
+                                       upload_filename=self._upload_filename, callbacks=callbacks,
+                                       include_baseline=self._include_baseline,
+                                       stopped_by_user=self.stop_event.is_set)
+            with self._state_lock:
+                self._metrics, self._phase = metrics, "done"
+        except AttnvizError as error:
+            with self._state_lock:
+                self._error, self._phase = str(error), "failed"
+        except Exception as error:  # shown to the user as a short message; details go to the server log
+            import traceback
+
+            traceback.print_exc()
+            with self._state_lock:
+                self._error = (f"Training failed ({type(error).__name__}). Nothing was saved; try smaller "
+                               "settings or another file.")
+                self._phase = "failed"
+        finally:
+            self._frame = None
+            TRAINING_LOCK.release()
+
+    # ----- called from the page -----------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    @property
+    def finished(self) -> bool:
+        with self._state_lock:
+            return self._phase in ("done", "failed")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends (for tests and scripts); True when it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def snapshot(self) -> dict[str, Any]:
+        """A consistent copy of the job's progress: phase, epochs, batches, curves, metrics, error."""
+        with self._state_lock:
+            return {"name": self.name, "phase": self._phase, "epochs_completed": self._epochs_completed,
+                    "epochs": self.config.epochs, "batches_done": self._batches_done,
+                    "batches_per_epoch": self._batches_per_epoch,
+                    "curves": {key: list(values) for key, values in self._curves.items()},
+                    "metrics": self._metrics, "error": self._error, "stop_requested": self.stop_event.is_set(),
+                    "seconds": time.perf_counter() - self._started}
+
+
+def start_training_job(name: str, config: TrainConfig, *, corpus: str = "en", frame: pd.DataFrame | None = None,
+                       upload_filename: str | None = None, include_baseline: bool = True) -> TrainingJob:
+    """Validate the name, take ``TRAINING_LOCK`` (without waiting) and start training in a background thread.
+
+    Raises ``TrainingBusyError`` when another training holds the lock and ``uploads.ModelNameError`` for a bad
+    name; in both cases nothing was started. The thread releases the lock when it ends, whatever happens.
+    """
+    if not TRAINING_LOCK.acquire():
+        raise TrainingBusyError(BUSY_MESSAGE)
+    try:
+        user_model_directory_for(name)  # fail fast, in the page, on a bad or taken name
+        job = TrainingJob(name, config, corpus=corpus, frame=frame, upload_filename=upload_filename,
+                          include_baseline=include_baseline)
+        job._thread.start()
+    except BaseException:
+        TRAINING_LOCK.release()
+        raise
+    return job
