@@ -234,3 +234,14 @@ def card_for_model(model, split=None) -> ModelCard:
     source, licence = corpus_provenance(corpus, metrics)
     return build_card(split, probabilities, source=source, licence=licence,
                       vocabulary_size=len(model.vocabulary), max_tokens=model.max_tokens)
+
+
+def explore_url(text: str, model_name: str | None = None, default_model: str = "en") -> str:
+    """A relative link that opens ``text`` on the Explore page (``./?text=...``, plus ``&model=`` when the
+    model is not the default). Everything is percent-encoded, so the link is safe inside Markdown."""
+    from urllib.parse import quote
+
+    url = "./?text=" + quote(text, safe="")
+    if model_name and model_name != default_model:
+        url += "&model=" + quote(model_name, safe="")
+    return url
