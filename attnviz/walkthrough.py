@@ -292,6 +292,14 @@ class PoolingCheck:
     pooled: np.ndarray              # (d,) GlobalAveragePooling1D output from Keras
     pooled_from_received: np.ndarray  # (d,) Σ_j W_j x_j with the model's W and x
     max_abs_difference: float
+    received_total: float           # Σ_j W_j, which is 1 because every row of A sums to 1
+
+    def table(self, max_dimensions: int = TABLE_MAX_DIMENSIONS) -> pd.DataFrame:
+        """Both vectors side by side for the first ``max_dimensions`` dimensions."""
+        d = self.pooled.shape[0]
+        return matrix_table(np.vstack([self.pooled, self.pooled_from_received]),
+                            ["ō (Keras GlobalAveragePooling1D)", "Σ_j W_j x_j (NumPy)"],
+                            dimension_labels("ō", d), max_rows=2, max_columns=max_dimensions)
 
 
 def pooling_check(analysis: Analysis) -> PoolingCheck:
@@ -299,7 +307,8 @@ def pooling_check(analysis: Analysis) -> PoolingCheck:
     from_received = np.asarray(analysis.received, dtype=np.float64) @ np.asarray(analysis.embeddings)  # (d,)
     pooled = np.asarray(analysis.pooled, dtype=np.float64)
     return PoolingCheck(pooled=pooled, pooled_from_received=from_received,
-                        max_abs_difference=float(np.max(np.abs(pooled - from_received))))
+                        max_abs_difference=float(np.max(np.abs(pooled - from_received))),
+                        received_total=float(np.sum(analysis.received)))
 
 
 @dataclass(frozen=True)
@@ -311,6 +320,11 @@ class LogitSplit:
     probability: float          # the model's probability
     sigmoid_of_total: float     # σ(bias + Σ contributions)
 
+    @property
+    def contributions_total(self) -> float:
+        """Σ_j W_j (w·x_j), the part of the logit that comes from the tokens."""
+        return float(np.sum(self.contributions))
+
 
 def logit_split(analysis: Analysis) -> LogitSplit:
     """The exact per-token split of the logit, and its sum compared with the model's logit."""
@@ -318,6 +332,14 @@ def logit_split(analysis: Analysis) -> LogitSplit:
     return LogitSplit(bias=float(analysis.bias), contributions=np.asarray(analysis.contributions), total=total,
                       logit=float(analysis.logit), probability=float(analysis.probability),
                       sigmoid_of_total=float(formula.sigmoid(total)))
+
+
+def row_maxima(matrix: np.ndarray) -> np.ndarray:
+    """(n, m) -> (n,) largest value of each row (m_i of the softmax)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+    return matrix.max(axis=1)
 
 
 def row_sums(matrix: np.ndarray) -> np.ndarray:
@@ -392,6 +414,16 @@ class WhatIf:
     @property
     def label(self) -> str:
         return "positive" if self.probability >= 0.5 else "negative"
+
+    @property
+    def probability_change(self) -> float:
+        """Hypothetical minus real probability (exactly 0 at scale 1)."""
+        return self.probability - self.trained_probability
+
+    @property
+    def uniform_weight(self) -> float:
+        """1/n: every weight of a completely flat attention row."""
+        return 1.0 / self.attention.shape[0]
 
 
 def mean_largest_weight(attention: np.ndarray) -> float:
@@ -527,7 +559,7 @@ def markdown_export(analysis: Analysis, i: int, j: int, scale: float = 1.0, digi
     section(STEPS[6])
     split = logit_split(analysis)
     lines += ["$$", rf"z = b + \sum_j W_j (w \cdot x_j) = {latex_number(split.bias, digits)} + "
-              rf"{latex_number(float(np.sum(split.contributions)), digits)} = {format_number(split.total, digits)}",
+              rf"{latex_number(split.contributions_total, digits)} = {format_number(split.total, digits)}",
               "$$", "", "$$", rf"p = \sigma({format_number(analysis.logit, digits)}) = "
               rf"{format_number(analysis.probability, 6)}", "$$", ""]
     section(STEPS[7])
