@@ -8,6 +8,7 @@ Plotly merges equal category labels and parses a few HTML-like tags in labels, s
 
 from __future__ import annotations
 
+import base64
 import html
 
 import numpy as np
@@ -16,6 +17,7 @@ import plotly.graph_objects as go
 from attnviz.analysis import Analysis
 
 CELL_TEXT_MAX_TOKENS = 12  # print the weights inside the cells only for short sentences
+PLAIN_LIST_MAX_TOKENS = 64  # attention_heatmap stores z as plain lists up to this many tokens (fast enough)
 SEQUENTIAL_COLORSCALE = "Blues"
 DIVERGING_COLORSCALE = "RdBu"  # red = towards negative, blue = towards positive
 
@@ -37,28 +39,32 @@ def attention_heatmap(analysis: Analysis, *, auto_range: bool = False, zmax: flo
     """Heatmap of ``analysis.attention`` (n, n): rows = query token i ("who looks"), columns = key token j.
 
     The colour bar is fixed to 0-1 unless ``auto_range`` (then 0 to the largest weight, or ``zmax`` when
-    given, which the compare page uses for a shared scale).
+    given, which the compare page uses for a shared scale). ``z`` (the weights) and ``customdata`` (the raw
+    scores x_i·x_j) are plain lists up to ``PLAIN_LIST_MAX_TOKENS`` tokens; above that they are NumPy arrays
+    (Plotly stores them as base64 ``bdata``, see ``decode_plotly_array``) because validating 65 536 Python
+    floats costs Plotly seconds. ``hovertext[i][j]`` names both tokens with their 1-based positions.
     """
     n = analysis.n_tokens
     positions = np.arange(n)
     labels = tick_labels(analysis)
-    safe_tokens = [plotly_safe(token) for token in analysis.tokens]
-    # customdata[i, j] = (query token, query position, key token, key position, raw score)
-    customdata = np.empty((n, n, 5), dtype=object)
-    for i in range(n):
-        for j in range(n):
-            customdata[i, j] = (safe_tokens[i], i + 1, safe_tokens[j], j + 1, float(analysis.scores[i, j]))
+    # "token #position" per position, built with vectorised string ops: n² Python strings would be slow.
+    position_labels = np.array([f"{plotly_safe(token)} #{position}" + (" (unknown word)" if unknown else "")
+                                for position, (token, unknown) in enumerate(zip(analysis.tokens, analysis.oov),
+                                                                            start=1)], dtype=object)
+    hovertext = (position_labels[:, None] + " → " + position_labels[None, :]).astype(str)  # (n, n)
     if show_cell_values is None:
         show_cell_values = n <= CELL_TEXT_MAX_TOKENS
     upper = zmax if zmax is not None else (float(analysis.attention.max()) if auto_range else 1.0)
+    as_lists = n <= PLAIN_LIST_MAX_TOKENS
     heatmap = go.Heatmap(
-        z=analysis.attention.tolist(), x=positions.tolist(), y=positions.tolist(),
+        z=analysis.attention.tolist() if as_lists else np.array(analysis.attention),
+        x=positions.tolist(), y=positions.tolist(),
         zmin=0.0, zmax=upper, colorscale=SEQUENTIAL_COLORSCALE,
         colorbar={"title": {"text": "weight"}},
-        customdata=customdata.tolist(),
-        hovertemplate=("query <b>%{customdata[0]}</b> (#%{customdata[1]}) → key <b>%{customdata[2]}</b> "
-                       "(#%{customdata[3]})<br>weight A = %{z:.4f}<br>score x·x = %{customdata[4]:.3f}"
-                       "<extra></extra>"),
+        customdata=analysis.scores.tolist() if as_lists else np.array(analysis.scores),
+        hovertext=hovertext.tolist() if as_lists else hovertext,
+        hovertemplate=("query → key: <b>%{hovertext}</b><br>weight A = %{z:.4f}<br>"
+                       "score x·x = %{customdata:.3f}<extra></extra>"),
         xgap=1 if n <= 64 else 0, ygap=1 if n <= 64 else 0,
     )
     if show_cell_values:
@@ -322,3 +328,131 @@ def token_length_histogram_figure(edges: list[int], counts: list[int], *, max_to
                          height=320, font={"size": font_size}, bargap=0.05,
                          margin={"l": 10, "r": 10, "t": 20, "b": 10})
     return figure
+
+
+# ----- explore page ----------------------------------------------------------------------------------------
+
+POSITIVE_RGB = (33, 102, 172)   # the blue end of RdBu: pushes towards "positive"
+NEGATIVE_RGB = (178, 24, 43)    # the red end of RdBu: pushes towards "negative"
+IMAGE_FORMATS = ("png", "svg", "jpeg", "webp")  # what Plotly's camera button can export
+
+
+def decode_plotly_array(value) -> np.ndarray:
+    """A Plotly spec array as NumPy: plain (nested) lists, or Plotly ≥ 6's ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if isinstance(shape, str):
+            shape = [int(size) for size in shape.split(",")]
+        return array.reshape(shape) if shape else array
+    return np.asarray(value)
+
+
+def image_export_config(file_stem: str, image_format: str = "png", scale: int = 2) -> dict:
+    """``st.plotly_chart(config=...)`` so the camera button saves ``<file_stem>.<format>`` (PNG or SVG...)."""
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+    return {"toImageButtonOptions": {"format": image_format, "filename": file_stem, "scale": scale},
+            "displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def received_attention_bars(analysis: Analysis, *, font_size: int = 13, height: int = 300,
+                            title: str | None = None) -> go.Figure:
+    """Bar chart of W_j = ``analysis.received`` (n,), one bar per *position* (numeric x axis, token tick text).
+
+    A dashed line marks 1/n, the share every token would get if attention were spread evenly. Unknown words
+    are drawn in orange. The hover shows W_j, w·x_j and the contribution W_j × w·x_j.
+    """
+    n = analysis.n_tokens
+    positions = np.arange(n)
+    labels = tick_labels(analysis)
+    customdata = [[plotly_safe(token), position + 1, float(token_logit), float(contribution)]
+                  for position, (token, token_logit, contribution)
+                  in enumerate(zip(analysis.tokens, analysis.token_logits, analysis.contributions))]
+    colours = ["#e08214" if unknown else "#4393c3" for unknown in analysis.oov]
+    figure = go.Figure(go.Bar(
+        x=positions.tolist(), y=analysis.received.tolist(), marker={"color": colours}, customdata=customdata,
+        hovertemplate=("<b>%{customdata[0]}</b> (#%{customdata[1]})<br>attention received W = %{y:.4f}<br>"
+                       "w·x = %{customdata[2]:+.3f}<br>contribution W × w·x = %{customdata[3]:+.3f}"
+                       "<extra></extra>"),
+    ))
+    even_share = 1.0 / n
+    figure.add_hline(y=even_share, line={"dash": "dash", "color": "#777", "width": 1},
+                     annotation={"text": f"even share 1/{n}", "font": {"size": max(10, font_size - 2)}},
+                     annotation_position="top right")
+    tick_step = max(1, int(np.ceil(n / 60)))
+    shown = positions[::tick_step].tolist()
+    figure.update_layout(
+        title=title, height=height, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis={"tickmode": "array", "tickvals": shown, "ticktext": [labels[p] for p in shown],
+               "tickangle": -45 if n > 6 else 0, "range": [-0.5, n - 0.5]},
+        yaxis={"title": {"text": "attention received W"}, "rangemode": "tozero"},
+        showlegend=False, bargap=0.15 if n <= 64 else 0.0,
+    )
+    return figure
+
+
+def probability_gauge(probability: float, *, font_size: int = 13, height: int = 120) -> go.Figure:
+    """A horizontal 0-1 gauge of P(positive) with the 0.5 decision line; blue above 0.5, red below."""
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"probability must be in [0, 1], got {probability}")
+    bar_rgb = POSITIVE_RGB if probability >= 0.5 else NEGATIVE_RGB
+    figure = go.Figure(go.Indicator(
+        mode="gauge+number", value=probability, number={"valueformat": ".3f", "font": {"size": font_size * 2}},
+        gauge={"shape": "bullet", "axis": {"range": [0, 1], "tickvals": [0, 0.25, 0.5, 0.75, 1]},
+               "bar": {"color": "rgb({}, {}, {})".format(*bar_rgb), "thickness": 0.6},
+               "steps": [{"range": [0, 0.5], "color": "rgba(178, 24, 43, 0.12)"},
+                         {"range": [0.5, 1], "color": "rgba(33, 102, 172, 0.12)"}],
+               "threshold": {"line": {"color": "#333", "width": 2}, "thickness": 0.9, "value": 0.5}},
+        domain={"x": [0.25, 1], "y": [0, 1]},
+    ))
+    figure.update_layout(height=height, margin={"l": 10, "r": 20, "t": 10, "b": 30}, font={"size": font_size})
+    return figure
+
+
+def contributions_html(analysis: Analysis, *, font_size_px: int = 18) -> str:
+    """The sentence as the model read it, each token on a background coloured by its contribution to the
+    logit (blue = towards positive, red = towards negative, stronger = bigger), with the number under it.
+
+    Every token and tooltip is ``html.escape``d: the result is safe for ``st.html`` whatever the user typed.
+    Unknown words get a dashed outline and a ``?``.
+    """
+    contributions = np.asarray(analysis.contributions, dtype=np.float64)  # (n,)
+    largest = float(np.max(np.abs(contributions))) if contributions.size else 0.0
+    scale = largest if largest > 0 else 1.0
+    pieces = []
+    for position, (token, unknown, received, token_logit, contribution) in enumerate(
+            zip(analysis.tokens, analysis.oov, analysis.received, analysis.token_logits, contributions), start=1):
+        strength = min(1.0, abs(float(contribution)) / scale)            # 0 (white) … 1 (full colour)
+        red, green, blue = POSITIVE_RGB if contribution >= 0 else NEGATIVE_RGB
+        text_colour = "#ffffff" if strength > 0.55 else "#111111"
+        border = "2px dashed #e08214" if unknown else "1px solid rgba(0, 0, 0, 0.12)"
+        tooltip = (f"#{position} {token}{' (unknown word)' if unknown else ''}: attention received W = "
+                   f"{received:.4f}, w·x = {token_logit:+.3f}, contribution = W × w·x = {contribution:+.4f}")
+        pieces.append(
+            f'<span title="{html.escape(tooltip, quote=True)}" style="display:inline-block; text-align:center; '
+            f'margin:3px 2px; padding:2px 7px; border-radius:7px; border:{border}; '
+            f'background:rgba({red}, {green}, {blue}, {strength:.3f}); color:{text_colour};">'
+            f'<span style="font-size:{font_size_px}px;">{html.escape(token, quote=True)}'
+            f'{"<sup>?</sup>" if unknown else ""}</span><br>'
+            f'<span style="font-size:{max(10, int(font_size_px * 0.7))}px; font-variant-numeric:tabular-nums;">'
+            f'{contribution:+.2f}</span></span>')
+    return '<div class="attnviz-contributions" style="line-height:1.25;">' + "".join(pieces) + "</div>"
+
+
+def logit_identity_terms(analysis: Analysis) -> dict[str, float]:
+    """The numbers of ``logit = bias + Σ_j contributions_j`` for display: bias, contributions_total,
+    reconstructed (= bias + total) and logit (from the Keras graph); they agree to float32 rounding."""
+    total = float(np.sum(analysis.contributions))
+    return {"bias": float(analysis.bias), "contributions_total": total,
+            "reconstructed": float(analysis.bias) + total, "logit": float(analysis.logit)}
+
+
+def strongest_contributions(analysis: Analysis) -> tuple[int | None, int | None]:
+    """0-based positions of the token pushing most towards positive and most towards negative
+    (None when no token pushes that way). Used for the plain-language caption."""
+    contributions = np.asarray(analysis.contributions)
+    most_positive = int(np.argmax(contributions))
+    most_negative = int(np.argmin(contributions))
+    return (most_positive if contributions[most_positive] > 0 else None,
+            most_negative if contributions[most_negative] < 0 else None)

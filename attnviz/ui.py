@@ -13,7 +13,7 @@ import attnviz
 from attnviz.analysis import Analysis
 from attnviz.errors import AttnvizError, DataUnavailableError, EmptyInputError, ModelLoadError
 
-DEFAULT_TEXT = "A gorgeous, witty film that never feels long."
+DEFAULT_TEXT = "a gorgeous, witty and moving film: a film to love"  # = the "Clearly positive" preset
 TEXT_PARAMETER = "text"
 MODEL_PARAMETER = "model"
 CLASSROOM_PARAMETER = "classroom"
