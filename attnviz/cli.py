@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=None)
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("--no-baseline", action="store_true", help="skip the baseline (faster)")
+    train.add_argument("--strategy", choices=("default", "mirrored"), default="default",
+                       help="tf.distribute strategy: default (one device) or mirrored (all local GPUs, "
+                            "data-parallel); see docs/deployment.md")
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a model next to the baseline, in one run",
                                    description="Recompute the model's test accuracy and train + score the "
@@ -124,8 +127,9 @@ def _train(arguments) -> int:
     defaults = train.default_config(arguments.corpus)
     config = replace(defaults, model=replace(defaults.model, **model_overrides), **training_overrides)
     output = arguments.output or BUNDLED_MODELS_DIRECTORY / arguments.corpus
+    strategy = None if arguments.strategy == "default" else train.distribution_strategy(arguments.strategy)
     metrics = train.run_training(output, config, corpus=arguments.corpus,
-                                 include_baseline=not arguments.no_baseline, verbose=1)
+                                 include_baseline=not arguments.no_baseline, verbose=1, strategy=strategy)
     print(f"saved {output}: test accuracy {metrics['test_accuracy']:.4f}"
           + (f", baseline {metrics['baseline']['test_accuracy']:.4f}" if "baseline" in metrics else "")
           + f", {metrics['training_seconds']} s")

@@ -58,10 +58,27 @@ def _text_tensor(texts: pd.Series):
     return tf.constant([str(text) for text in texts])[:, None]
 
 
+STRATEGY_NAMES = ("default", "mirrored")
+
+
+def distribution_strategy(name: str = "default"):
+    """A ``tf.distribute`` strategy by name: "default" (one device, ``tf.distribute.get_strategy()``) or
+    "mirrored" (``MirroredStrategy``: data-parallel over all local GPUs, or the CPU when there is none)."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGY_NAMES)}")
+
+
 def train_model(split: data.CorpusSplit, config: TrainConfig = TrainConfig(),
-                callbacks: list | None = None, verbose: int = 1):
+                callbacks: list | None = None, verbose: int = 1, strategy=None):
     """Adapt the vocabulary on the training texts and fit the seed architecture.
 
+    ``strategy`` is a ``tf.distribute.Strategy`` (None = the default single-device one); the model's
+    variables and optimizer are created in its scope, so ``fit`` splits each batch across its replicas.
     Returns ``(keras_model, history)`` where ``history`` maps metric names to per-epoch lists.
     """
     keras = _keras()
@@ -71,9 +88,10 @@ def train_model(split: data.CorpusSplit, config: TrainConfig = TrainConfig(),
     tf.config.experimental.enable_op_determinism()
     vectorizer = make_vectorizer(config.model)
     vectorizer.adapt(tf.constant([str(text) for text in split.train["text"]]))
-    keras_model = build_keras_model(config.model, vectorizer)
-    keras_model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy",
-                        metrics=["accuracy"])
+    with (strategy or tf.distribute.get_strategy()).scope():
+        keras_model = build_keras_model(config.model, vectorizer)
+        keras_model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy",
+                            metrics=["accuracy"])
     early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
                                                    restore_best_weights=True)
     history = keras_model.fit(
@@ -167,8 +185,10 @@ def build_metrics(keras_model, split: data.CorpusSplit, config: TrainConfig, cur
 
 def run_training(output_directory: Path, config: TrainConfig = TrainConfig(), corpus: str = "en",
                  frame: pd.DataFrame | None = None, callbacks: list | None = None, verbose: int = 1,
-                 include_baseline: bool = True) -> dict[str, Any]:
+                 include_baseline: bool = True, strategy=None) -> dict[str, Any]:
     """Train on ``corpus`` (or on ``frame`` with ``text``/``label`` columns), evaluate, save atomically.
+
+    ``strategy``: a ``tf.distribute.Strategy`` for ``train_model`` (None = default single device).
 
     Returns the metrics written to ``metrics.json``. The previous model in ``output_directory`` stays
     intact if anything fails or the run is interrupted before the final rename.
@@ -180,9 +200,12 @@ def run_training(output_directory: Path, config: TrainConfig = TrainConfig(), co
     else:
         checksum = data.sha256_of(pd.util.hash_pandas_object(frame[["text", "label"]], index=False).values.tobytes())
     split = data.split_corpus(frame)
-    keras_model, curves = train_model(split, config, callbacks=callbacks, verbose=verbose)
+    keras_model, curves = train_model(split, config, callbacks=callbacks, verbose=verbose, strategy=strategy)
     metrics = build_metrics(keras_model, split, config, curves, corpus, checksum,
                             time.perf_counter() - started, include_baseline=include_baseline)
+    if strategy is not None:
+        metrics["distribution_strategy"] = {"name": type(strategy).__name__,
+                                            "replicas": int(strategy.num_replicas_in_sync)}
     save_model_directory(keras_model, metrics, Path(output_directory))
     return metrics
 
