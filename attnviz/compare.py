@@ -38,7 +38,7 @@ AUXILIARY_VERBS = ("is", "was", "are", "were", "am", "be", "do", "does", "did", 
 # Suggested replacements for the "replace a word" quick edit (both directions are looked up).
 OPPOSITE_WORDS = {
     "good": "bad", "great": "terrible", "best": "worst", "love": "hate", "loved": "hated", "like": "dislike",
-    "gorgeous": "ugly", "beautiful": "ugly", "brilliant": "dreadful", "excellent": "awful", "funny": "boring",
+    "gorgeous": "dreary", "beautiful": "ugly", "brilliant": "dreadful", "excellent": "awful", "funny": "boring",
     "witty": "dull", "wonderful": "horrible", "amazing": "awful", "fun": "tedious", "enjoyable": "tedious",
     "masterpiece": "disaster", "always": "never", "perfect": "flawed", "strong": "weak", "smart": "stupid",
 }
@@ -241,6 +241,17 @@ def suggest_replacement(word: str) -> str:
         return OPPOSITE_WORDS[word]
     reverse = {opposite: original for original, opposite in OPPOSITE_WORDS.items()}
     return reverse.get(word, "")
+
+
+def opposite_variant(text: str) -> str:
+    """A second input for a fresh comparison: the first word with a known opposite replaced ("good" -> "bad"),
+    which keeps the token count (so the difference heatmap applies); otherwise the negation of ``text``."""
+    spans = word_spans(text)
+    for position, span in enumerate(spans):
+        replacement = suggest_replacement(span_word(text, span))
+        if replacement:
+            return replace_word(text, position, replacement)
+    return negate(text)
 
 
 def negate(text: str) -> str:
