@@ -88,6 +88,16 @@ def _write_url_value(parameter: str, value: str | None) -> None:
     st.session_state[_URL_SEEN_PREFIX + parameter] = value
 
 
+def adopt_url_value(parameter: str, state_key: str) -> None:
+    """Public form of the URL → session-state rule (a parameter new to this session wins) for page options."""
+    _adopt_url_value(parameter, state_key)
+
+
+def write_url_value(parameter: str, value: str | None) -> None:
+    """Public form: put a page option in the URL (``None`` removes it), only when it changes."""
+    _write_url_value(parameter, value)
+
+
 def model_choices() -> list[str]:
     """Names for the model selector: bundled models first, then models trained in the browser."""
     from attnviz.model import bundled_model_names, user_model_names
