@@ -455,9 +455,13 @@ class TrainingJob:
     def snapshot(self) -> dict[str, Any]:
         """A consistent copy of the job's progress: phase, epochs, batches, curves, metrics, error."""
         with self._state_lock:
-            return {"name": self.name, "phase": self._phase, "epochs_completed": self._epochs_completed,
-                    "epochs": self.config.epochs, "batches_done": self._batches_done,
-                    "batches_per_epoch": self._batches_per_epoch,
+            # Share of the planned work done: whole epochs plus the finished batches of the current one.
+            epoch_share = self._batches_done / self._batches_per_epoch if self._batches_per_epoch else 0.0
+            fraction = (1.0 if self._phase in ("evaluating", "done")
+                        else min(1.0, (self._epochs_completed + epoch_share) / self.config.epochs))
+            return {"name": self.name, "phase": self._phase, "fraction": fraction,
+                    "epochs_completed": self._epochs_completed, "epochs": self.config.epochs,
+                    "batches_done": self._batches_done, "batches_per_epoch": self._batches_per_epoch,
                     "curves": {key: list(values) for key, values in self._curves.items()},
                     "metrics": self._metrics, "error": self._error, "stop_requested": self.stop_event.is_set(),
                     "seconds": time.perf_counter() - self._started}
