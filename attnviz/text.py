@@ -6,9 +6,9 @@ the model reads. Rules, for every language:
 
 * lower-case (Unicode aware);
 * apostrophes are removed inside words ("don't" -> "dont"), like Keras' default standardisation;
-* every other punctuation mark, symbol (emoji included), control/format character and separator becomes a
-  space. This also removes ``\\x85``, ``\\u2028`` and friends, which would otherwise break the vocabulary file
-  on reload (it is read back with ``str.splitlines``);
+* every other punctuation mark, symbol (emoji included, with their variation selectors and keycap marks),
+  control/format character and separator becomes a space. This also removes ``\\x85``, ``\\u2028`` and
+  friends, which would otherwise break the vocabulary file on reload (it is read back with ``str.splitlines``);
 * every Chinese (Han) character becomes a token of its own; Latin words and numbers stay whole.
 
 Tokens are then split on spaces.
@@ -23,7 +23,9 @@ import keras
 import tensorflow as tf
 
 APOSTROPHES = r"['’`´]"
-NON_WORD_CHARACTERS = r"[\p{P}\p{S}\p{C}\p{Z}]"
+# Variation selectors and the keycap mark are combining marks (not symbols), so without naming them "❤️"
+# would leave a lone U+FE0F token behind once the heart itself is removed.
+NON_WORD_CHARACTERS = r"[\p{P}\p{S}\p{C}\p{Z}\x{FE00}-\x{FE0F}\x{20E3}\x{E0100}-\x{E01EF}]"
 HAN_CHARACTER = r"(\p{Han})"
 
 
