@@ -15,7 +15,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import tensorflow as tf
 from attnviz import formula
 from attnviz.analysis import Analysis, frozen_array
 from attnviz.errors import EmptyInputError, ModelLoadError
-from attnviz.text import clean_unicode, standardize
+from attnviz.text import clean_unicode, detect_language, standardize
 
 MODEL_FILENAME = "model.keras"
 METRICS_FILENAME = "metrics.json"
@@ -354,8 +354,133 @@ _loaded_models: dict[Path, AttentionModel] = {}
 _loading_lock = threading.Lock()
 
 
-def load_model(name_or_path: str | os.PathLike | None = None) -> AttentionModel:
-    """Load a model once per process: ``None`` = the shipped default, a bundled name, or a directory."""
+AUTO_MODEL_NAME = "auto"  # reserved: load_model(None) / load_model("auto") route each text by its script
+ROUTABLE_LANGUAGES = ("en", "zh")  # what attnviz.text.detect_language can answer
+
+
+class AutoModel:
+    """Analyses each text with the bundled model of its script: mostly Chinese characters → ``zh``, else ``en``.
+
+    It has the same ``analyze`` / ``analyze_many`` / ``tokenize`` / ``predict_proba`` surface as
+    ``AttentionModel``; ``Analysis.model_name`` says which model answered. A language without a bundled model
+    falls back to the default (English) model. Attributes that describe one model (``metrics``,
+    ``vocabulary``, ``keras_model``, ``config``…) describe the default model, so code written for a single
+    model keeps working; ``models_by_language()`` gives all of them.
+    """
+
+    name = AUTO_MODEL_NAME
+
+    def __init__(self, default_language: str = DEFAULT_MODEL_NAME) -> None:
+        self.default_language = default_language
+        self.default_model = load_model(default_language)  # loaded now: nearly every session needs it
+        # Listed once: language_of runs on every analyze call and must not touch the disk.
+        self.languages: tuple[str, ...] = tuple(name for name in bundled_model_names() if name == default_language
+                                                or name in ROUTABLE_LANGUAGES)
+
+    # ----- routing -------------------------------------------------------------------------------------
+    def language_of(self, text: str) -> str:
+        """The language whose model reads ``text``: ``detect_language(text)`` if that model is bundled."""
+        language = detect_language(text) if isinstance(text, str) else self.default_language
+        return language if language in self.languages else self.default_language
+
+    def model_for(self, text: str) -> AttentionModel:
+        """The model that analyses ``text`` (loaded on first use, then shared)."""
+        return load_model(self.language_of(text))
+
+    def models_by_language(self) -> dict[str, AttentionModel]:
+        """Every bundled model this router can choose, loading the ones not loaded yet."""
+        return {language: load_model(language) for language in self.languages}
+
+    # ----- the AttentionModel surface ------------------------------------------------------------------
+    def analyze(self, text: str) -> Analysis:
+        """Analyse ``text`` with the model of its script. Raises ``EmptyInputError`` when it has no tokens."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        return self.model_for(text).analyze(text)
+
+    def analyze_many(self, texts: Iterable[str], batch_size: int = 64) -> list[Analysis]:
+        """Analyse many texts, each with the model of its script; results keep the input order."""
+        texts = list(texts)
+        positions_by_language: dict[str, list[int]] = {}
+        for position, text in enumerate(texts):
+            positions_by_language.setdefault(self.language_of(text), []).append(position)
+        results: list[Analysis | None] = [None] * len(texts)
+        for language, positions in positions_by_language.items():
+            analyses = load_model(language).analyze_many([texts[p] for p in positions], batch_size=batch_size)
+            for position, analysis in zip(positions, analyses):
+                results[position] = analysis
+        return results  # type: ignore[return-value]  # every position was filled above
+
+    def tokenize(self, text: str) -> tuple[list[str], np.ndarray]:
+        """Tokens and ids of ``text`` as the model of its script reads them: (n_input,), (n_input,)."""
+        return self.model_for(text).tokenize(text)
+
+    def predict_proba(self, texts: Iterable[str], batch_size: int = 256) -> np.ndarray:
+        """(m,) P(positive), each text by the model of its script."""
+        texts = list(texts)
+        probabilities = np.zeros(len(texts))
+        positions_by_language: dict[str, list[int]] = {}
+        for position, text in enumerate(texts):
+            positions_by_language.setdefault(self.language_of(text), []).append(position)
+        for language, positions in positions_by_language.items():
+            probabilities[positions] = load_model(language).predict_proba([texts[p] for p in positions],
+                                                                          batch_size=batch_size)
+        return probabilities
+
+    def clear_cache(self) -> None:
+        for model in list(_loaded_models.values()):
+            model.clear_cache()
+
+    # Describe the default model (see the class docstring).
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.default_model.metrics
+
+    @property
+    def max_tokens(self) -> int:
+        return self.default_model.max_tokens
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return self.default_model.vocabulary
+
+    @property
+    def config(self) -> ModelConfig:
+        """The default model's architecture, with ``language="auto"`` (pages pick presets by language)."""
+        return replace(self.default_model.config, language=AUTO_MODEL_NAME)
+
+    @property
+    def keras_model(self) -> keras.Model:
+        return self.default_model.keras_model
+
+    @property
+    def path(self) -> Path | None:
+        return self.default_model.path
+
+    def __repr__(self) -> str:
+        return f"AutoModel(languages={list(self.languages)}, default={self.default_language!r})"
+
+
+_auto_model: AutoModel | None = None
+
+
+def load_model(name_or_path: str | os.PathLike | None = None) -> AttentionModel | AutoModel:
+    """Load a model once per process.
+
+    ``None`` or ``"auto"``: an ``AutoModel`` that picks the bundled model by each text's script.
+    A bundled or user model name (``"en"``, ``"zh"``) or a model directory: that ``AttentionModel``.
+    """
+    global _auto_model
+    if name_or_path is None or name_or_path == AUTO_MODEL_NAME:
+        with _loading_lock:
+            existing = _auto_model
+        if existing is None:
+            created = AutoModel()  # outside the lock: AutoModel() calls load_model itself
+            with _loading_lock:
+                if _auto_model is None:
+                    _auto_model = created
+                existing = _auto_model
+        return existing
     name, directory = resolve_model_directory(name_or_path)
     key = directory.resolve()
     with _loading_lock:

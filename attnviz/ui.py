@@ -99,25 +99,40 @@ def write_url_value(parameter: str, value: str | None) -> None:
 
 
 def model_choices() -> list[str]:
-    """Names for the model selector: bundled models first, then models trained in the browser."""
-    from attnviz.model import bundled_model_names, user_model_names
+    """Names for the model selector: "auto" (the default: each sentence goes to the bundled model of its
+    script, Chinese → zh, else en), then the bundled models, then models trained in the browser."""
+    from attnviz.model import AUTO_MODEL_NAME, DEFAULT_MODEL_NAME, bundled_model_names, user_model_names
 
     bundled = bundled_model_names()
-    return bundled + [name for name in user_model_names() if name not in bundled]
+    automatic = [AUTO_MODEL_NAME] if DEFAULT_MODEL_NAME in bundled else []
+    return automatic + bundled + [name for name in user_model_names() if name not in bundled]
+
+
+def default_model_choice(choices: list[str]) -> str | None:
+    """The selector's default: "auto" when it is offered, else the shipped default model, else the first."""
+    from attnviz.model import AUTO_MODEL_NAME, DEFAULT_MODEL_NAME
+
+    for name in (AUTO_MODEL_NAME, DEFAULT_MODEL_NAME):
+        if name in choices:
+            return name
+    return choices[0] if choices else None
+
+
+def model_choice_label(name: str) -> str:
+    """How the selector shows a model name ("auto" gets an explanation)."""
+    from attnviz.model import AUTO_MODEL_NAME
+
+    return "auto (English or 中文, by script)" if name == AUTO_MODEL_NAME else name
 
 
 def current_model_name() -> str | None:
     """The selected model (URL ``model`` → session state), falling back to the default; None if none exist."""
-    from attnviz.model import DEFAULT_MODEL_NAME
-
     _adopt_url_value(MODEL_PARAMETER, MODEL_STATE)
     choices = model_choices()
     name = st.session_state.get(MODEL_STATE)
     if name in choices:
         return name
-    if DEFAULT_MODEL_NAME in choices:
-        return DEFAULT_MODEL_NAME
-    return choices[0] if choices else None
+    return default_model_choice(choices)
 
 
 def is_classroom() -> bool:
@@ -172,7 +187,7 @@ def page_setup(title: str, icon: str = "🔎") -> None:
             # Set the widget from the shared key each run: the widget's own state does not survive a page switch.
             st.session_state[_MODEL_WIDGET] = selected_model
             st.selectbox("Model", choices, key=_MODEL_WIDGET, on_change=_copy_widget_to_state,
-                         args=(_MODEL_WIDGET, MODEL_STATE),
+                         args=(_MODEL_WIDGET, MODEL_STATE), format_func=model_choice_label,
                          help="Which trained classifier reads the sentence. Models you train appear here too.")
         else:
             st.error("No trained model was found. Train one with `python -m attnviz train`.")
@@ -184,9 +199,8 @@ def page_setup(title: str, icon: str = "🔎") -> None:
         st.markdown(_CLASSROOM_CSS, unsafe_allow_html=True)
     st.session_state[MODEL_STATE] = selected_model
     st.session_state[CLASSROOM_STATE] = classroom
-    from attnviz.model import DEFAULT_MODEL_NAME
-
-    _write_url_value(MODEL_PARAMETER, selected_model if selected_model not in (None, DEFAULT_MODEL_NAME) else None)
+    _write_url_value(MODEL_PARAMETER,
+                     selected_model if selected_model not in (None, default_model_choice(choices)) else None)
     _write_url_value(CLASSROOM_PARAMETER, "1" if classroom else None)
 
 
