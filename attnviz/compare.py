@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from attnviz.analysis import NEGATIVE, POSITIVE, Analysis
-from attnviz.errors import AttnvizError
+from attnviz.errors import AttnvizError, EmptyInputError
 
 MAX_INPUTS = 4
 OCCLUSION_MAX_TOKENS = 64       # one extra forward pass per token: keep it a quick, interactive batch
@@ -308,7 +308,10 @@ def occlusion_table(model, analysis: Analysis, max_tokens: int = OCCLUSION_MAX_T
 
     A positive effect means the token pushed the prediction towards positive. Removing the only word leaves
     nothing to read, so its effect is NaN. Raises ``ValueError`` for texts longer than ``max_tokens`` tokens.
+    With the language-routing ``AutoModel``, the edited texts go to the model that read the original text.
     """
+    if hasattr(model, "model_for"):
+        model = model.model_for(analysis.text)  # removing a word must not switch the model (e.g. en -> zh)
     if analysis.n_input_tokens > max_tokens:
         raise ValueError(f"occlusion is computed for texts of up to {max_tokens} words; this one has "
                          f"{analysis.n_input_tokens}")
@@ -466,15 +469,18 @@ def predict_batch(model, texts: Sequence[str], labels: Sequence[int | None] | No
                                  "note")}
     for start in range(0, total, batch_size):
         chunk = list(range(start, min(start + batch_size, total)))
-        # Tokenize first so one unreadable row does not stop the whole batch.
-        token_lists, _ids = model.tokenize_many([texts[index] for index in chunk])
-        readable = [index for index, tokens in zip(chunk, token_lists) if tokens]
-        for index, tokens in zip(chunk, token_lists):
-            if not tokens:
+        try:
+            readable = chunk
+            analyses = model.analyze_many([texts[index] for index in chunk], batch_size=batch_size)
+        except EmptyInputError:
+            # One unreadable row must not stop the batch: find the unreadable rows and run the others.
+            readable = [index for index in chunk if model.tokenize(texts[index])[0]]
+            analyses = model.analyze_many([texts[index] for index in readable], batch_size=batch_size) \
+                if readable else []
+            for index in sorted(set(chunk) - set(readable)):
                 columns["note"][index] = "no readable words"
         # Keep only the few numbers we need; the Analyses (with their n×n matrices) are dropped at once.
-        for index, analysis in zip(readable, model.analyze_many([texts[index] for index in readable],
-                                                                batch_size=batch_size) if readable else []):
+        for index, analysis in zip(readable, analyses):
             top = most_attended_position(analysis)
             columns["prediction"][index] = analysis.label
             columns["P(positive)"][index] = analysis.probability

@@ -289,3 +289,14 @@ def test_aligned_bars_leave_gaps_and_escape_tokens(model):
     hostile = compare.aligned_received(model.analyze("good film"), model.analyze("good film"))
     hostile.loc[0, "token A"] = hostile.loc[0, "token B"] = "<script>"
     assert figures.aligned_received_bars(hostile).layout.xaxis.ticktext[0] == "&lt;script&gt;"
+
+
+def test_batch_and_occlusion_work_with_the_language_routing_model(model):
+    import attnviz
+
+    auto = attnviz.load_model("auto")
+    results = compare.predict_batch(auto, ["a good film", "…", "awful"])
+    assert list(results["note"]) == ["", "no readable words", ""]
+    assert results["P(positive)"][2] == pytest.approx(model.analyze("awful").probability, abs=1e-6)
+    table = compare.occlusion_table(auto, auto.analyze("a good film"))
+    assert table["P without it"][1] == pytest.approx(model.analyze("a film").probability, abs=1e-6)
