@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Analyse TEXT with a model and print the label, the probability "
                                               "and the softmax attention matrix (rows = query tokens).")
     predict.add_argument("text", help="the sentence to analyse (quote it)")
-    predict.add_argument("--model", default=None, help="bundled model name or model directory (default: shipped)")
+    predict.add_argument("--model", default=None,
+                         help="bundled model name or model directory (default: chosen by the text's script)")
     predict.add_argument("--json", action="store_true", help="print the whole Analysis as JSON")
     predict.add_argument("--decimals", type=int, default=3, help="decimals in the printed matrix (default 3)")
 
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="test accuracy of a model next to the baseline, in one run",
                                    description="Recompute the model's test accuracy and train + score the "
                                                "TF-IDF + logistic regression baseline on the same split.")
-    evaluate.add_argument("--model", default=None, help="bundled model name or model directory")
+    evaluate.add_argument("--model", default="en", help="bundled model name or model directory (default: en)")
     return parser
 
 
