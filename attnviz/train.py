@@ -245,7 +245,8 @@ def progress_callback(on_epoch_end: Callable[[int, dict], None], should_stop: Ca
 
 # Defaults chosen on the validation split (see docs/training.md for the search); the test split played no part.
 DEFAULT_CONFIGS: dict[str, TrainConfig] = {
-    "en": TrainConfig(model=ModelConfig(language="en")),
+    "en": TrainConfig(model=ModelConfig(vocabulary_size=20000, embedding_dim=64, dropout=0.6, language="en"),
+                      epochs=30, batch_size=64, learning_rate=1e-3, patience=3),
 }
 
 
