@@ -17,8 +17,8 @@ PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"filename": "att
 ACCURACY_TOLERANCE = 1e-9
 
 LIMITS = """
-- **Short English film-review snippets only** (for the bundled model): one or two sentences from critics.
-  Tweets, product reviews, long essays, other languages or other topics are outside what it has seen.
+- **Only texts like its training data**: {source}. Other kinds of text, other languages or other topics
+  are outside what it has seen (the shipped English model read one- or two-sentence film-review snippets).
 - **Two classes**: it outputs P(positive). There is no "neutral" and no "mixed"; a P near 0.5 means unsure.
 - **Words it never saw are unknown** (`[UNK]`): they all share one embedding, marked ⁽?⁾ on the Explore page.
 - **Texts are cut to the first {max_tokens} tokens.**
@@ -143,6 +143,14 @@ def main() -> None:
         return
     try:
         model = ui.get_model(model_name)
+        if hasattr(model, "models_by_language"):  # "auto" routes each text to a bundled model: describe one
+            languages = list(model.languages)
+            st.info("The automatic choice sends each sentence to the bundled model of its script. "
+                    "This card describes one of them at a time.")
+            model_name = st.radio("Bundled model", languages, horizontal=True, key="card_language",
+                                  index=languages.index(model.default_language)
+                                  if model.default_language in languages else 0)
+            model = ui.get_model(model_name)
         card = cached_card(model_name)
     except AttnvizError as error:
         ui.show_error(error)
@@ -163,7 +171,7 @@ def main() -> None:
     show_quality(card, metrics, font_size)
     show_wrong_examples(card, model_name)
     st.header("Limits")
-    st.markdown(LIMITS.format(max_tokens=model.max_tokens))
+    st.markdown(LIMITS.format(max_tokens=model.max_tokens, source=ui.markdown_safe(card.source.rstrip("."))))
 
 
 main()

@@ -93,7 +93,8 @@ def test_wrong_examples_link_to_explore(card_page, model, english_split):
 
 def test_limits_are_stated(card_page, model):
     limits = card_page.markdown[-1].value
-    for phrase in ("film-review snippets", "Unscaled, single-head", f"first {model.max_tokens} tokens",
+    for phrase in ("film-review snippets", "Only texts like its training data", "Unscaled, single-head",
+                   f"first {model.max_tokens} tokens",
                    "not an explanation"):
         assert phrase in limits
 
@@ -125,3 +126,14 @@ def test_uploaded_model_card_is_read_from_metrics_and_escaped(tmp_path, monkeypa
     (link,) = [link for block in at.markdown for link in LINK.findall(block.value)]
     assert parse_qs(urlparse(link).query) == {"text": [HOSTILE], "model": ["hostile-card"]}
     assert "uploaded in the browser" in everything
+
+
+def test_auto_choice_describes_one_bundled_model_at_a_time(card_page):
+    from attnviz.model import AUTO_MODEL_NAME
+
+    if card_page.sidebar.selectbox[0].value != AUTO_MODEL_NAME:
+        pytest.skip("the selector's default is not the automatic choice")
+    chooser = card_page.radio(key="card_language")
+    assert chooser.value == "en"
+    assert "en" in chooser.options
+    assert "Model **en**" in card_page.markdown[0].value
