@@ -119,14 +119,15 @@ def matrix_heatmap(matrix: np.ndarray, row_labels: list[str], column_labels: lis
                          line={"color": "#d62728", "width": 3})
     row_step = max(1, int(np.ceil(rows / 60)))
     column_step = max(1, int(np.ceil(columns / 60)))
+    top_margin = 150 if columns > 6 else 90  # the title sits above the (rotated) tick labels on top
     figure.update_layout(
-        title=title,
+        title={"text": title, "x": 0, "xanchor": "left", "y": 0.995, "yanchor": "top"},
         xaxis={"title": {"text": x_title}, "tickmode": "array", "tickvals": list(range(0, columns, column_step)),
                "ticktext": safe_columns[::column_step], "side": "top", "tickangle": -45 if columns > 6 else 0},
         yaxis={"title": {"text": y_title}, "tickmode": "array", "tickvals": list(range(0, rows, row_step)),
                "ticktext": safe_rows[::row_step], "autorange": "reversed"},
-        height=height or int(min(900, max(300, 150 + 30 * rows))),
-        font={"size": font_size}, margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        height=height or int(min(1000, max(320, top_margin + 80 + 30 * rows))),
+        font={"size": font_size}, margin={"l": 10, "r": 10, "t": top_margin, "b": 10},
     )
     return figure
 

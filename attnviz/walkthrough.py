@@ -191,8 +191,10 @@ class WorkedDotProduct:
     total: float            # Σ_k products
 
     def latex(self, left_name: str = "x_i", right_name: str = "x_j", result_name: str | None = None,
-              leading_terms: int = LEADING_TERMS, digits: int = 4) -> str:
-        """``name = a1·b1 + a2·b2 + … + ad·bd = total`` with the first terms, "…" and the last term."""
+              leading_terms: int = LEADING_TERMS, digits: int = 4, multiline: bool = False) -> str:
+        """``name = a1·b1 + a2·b2 + … + ad·bd = total`` with the first terms, "…" and the last term.
+
+        ``multiline`` puts two terms per line in an ``aligned`` block so it fits a narrow page."""
         d = self.products.shape[0]
         terms = [rf"{latex_number(self.left[k], digits)} \cdot {latex_number(self.right[k], digits)}"
                  for k in range(d)]
@@ -201,8 +203,13 @@ class WorkedDotProduct:
         else:
             shown = terms
         prefix = f"{result_name} = " if result_name else ""
-        return (rf"{prefix}{left_name} \cdot {right_name} = " + " + ".join(shown)
-                + rf" = {format_number(self.total, digits)}")
+        total = format_number(self.total, digits)
+        if not multiline:
+            return rf"{prefix}{left_name} \cdot {right_name} = " + " + ".join(shown) + rf" = {total}"
+        lines = [" + ".join(shown[start:start + 2]) for start in range(0, len(shown), 2)]
+        body = r" \\ &\quad + ".join(lines)
+        return (rf"\begin{{aligned}} {prefix}{left_name} \cdot {right_name} &= {body} \\ &= {total}"
+                r" \end{aligned}")
 
     def table(self) -> pd.DataFrame:
         """One row per dimension k (1-based): the two values, their product and the running sum."""
@@ -246,16 +253,22 @@ class WorkedSoftmax:
     def weight(self) -> float:
         return float(self.weights[self.j])
 
-    def latex(self, digits: int = 4) -> str:
+    def latex(self, digits: int = 4, multiline: bool = False) -> str:
+        """``A_ij = exp(S_ij − m_i) / Σ_k exp(S_ik − m_i) = … = weight``; ``multiline`` uses an aligned block."""
         i, j = self.i + 1, self.j + 1
         exponentials = [latex_number(value, digits) for value in self.exponentials]
         if len(exponentials) > LEADING_TERMS + 1:
             exponentials = [*exponentials[:LEADING_TERMS], r"\dots", exponentials[-1]]
-        return (rf"A_{{{i},{j}}} = \frac{{\exp(S_{{{i},{j}}} - m_{{{i}}})}}{{\sum_k \exp(S_{{{i},k}} - m_{{{i}}})}}"
-                rf" = \frac{{\exp({latex_number(self.row_scores[self.j], digits)} - "
-                rf"{latex_number(self.row_maximum, digits)})}}{{{' + '.join(exponentials)}}}"
-                rf" = \frac{{{format_number(self.exponentials[self.j], digits)}}}"
-                rf"{{{format_number(self.row_sum, digits)}}} = {format_number(self.weight, digits)}")
+        parts = [rf"A_{{{i},{j}}}",
+                 rf"\frac{{\exp(S_{{{i},{j}}} - m_{{{i}}})}}{{\sum_k \exp(S_{{{i},k}} - m_{{{i}}})}}",
+                 rf"\frac{{\exp({latex_number(self.row_scores[self.j], digits)} - "
+                 rf"{latex_number(self.row_maximum, digits)})}}{{{' + '.join(exponentials)}}}",
+                 rf"\frac{{{format_number(self.exponentials[self.j], digits)}}}"
+                 rf"{{{format_number(self.row_sum, digits)}}} = {format_number(self.weight, digits)}"]
+        if not multiline:
+            return " = ".join(parts)
+        return (rf"\begin{{aligned}} {parts[0]} &= {parts[1]} \\ &= {parts[2]} \\ &= {parts[3]}"
+                r" \end{aligned}")
 
     def table(self, tokens: list[str]) -> pd.DataFrame:
         """One row per key token k of row i: score, exponential and weight."""

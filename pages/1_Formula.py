@@ -212,7 +212,7 @@ def render_step_3() -> None:
                 f"**{ui.markdown_safe(analysis.tokens[j])}** (#{column_position}): multiply the {d} pairs of "
                 "numbers and add them up.")
     st.latex(worked.latex(f"x_{{{row_position}}}", f"x_{{{column_position}}}",
-                          f"S_{{{row_position},{column_position}}}", digits=digits))
+                          f"S_{{{row_position},{column_position}}}", digits=digits, multiline=True))
     st.markdown(f"Sum of all {d} products: `{walkthrough.format_number(worked.total, 6)}`; the model's "
                 f"S<sub>{row_position},{column_position}</sub> = "
                 f"`{walkthrough.format_number(analysis.scores[i, j], 6)}`.", unsafe_allow_html=True)
@@ -255,7 +255,7 @@ def render_step_5() -> None:
                  key="formula_attention_row_sums")
     worked = walkthrough.worked_softmax(analysis.scores, i, j)
     st.subheader(f"Cell ({row_position}, {column_position}) worked out")
-    st.latex(worked.latex(digits))
+    st.latex(worked.latex(digits, multiline=True))
     st.markdown(f"The model's A<sub>{row_position},{column_position}</sub> = "
                 f"`{walkthrough.format_number(analysis.attention[i, j], 6)}`.", unsafe_allow_html=True)
     with st.expander(f"Row {row_position} in full"):
@@ -295,8 +295,8 @@ def render_step_7() -> None:
     caption_note(n_tokens, d, table_tokens, table_dimensions)
     dense = walkthrough.worked_dot_product(analysis.classifier_weights, analysis.pooled)
     st.markdown("The Dense layer: one dot product of its weights w with the pooled vector ō, plus the bias b.")
-    st.latex(dense.latex("w", r"\bar{o}", digits=digits)
-             + rf",\qquad z = {walkthrough.format_number(dense.total, digits)} + "
+    st.latex(dense.latex("w", r"\bar{o}", digits=digits, multiline=True))
+    st.latex(rf"z = w \cdot \bar{{o}} + b = {walkthrough.format_number(dense.total, digits)} + "
              rf"{walkthrough.latex_number(analysis.bias, digits)} = "
              rf"{walkthrough.format_number(analysis.logit, digits)}")
     st.markdown("**The exact per-token split of the logit:**")

@@ -141,9 +141,12 @@ def test_worked_cell_sum_equals_the_score(everything, user_analysis):
     np.testing.assert_array_equal(terms["x_5[k]"].to_numpy(), user_analysis.embeddings[j])
     assert abs(terms["product"].sum() - user_analysis.scores[i, j]) <= 1e-5
     assert abs(terms["running sum"].iloc[-1] - user_analysis.scores[i, j]) <= 1e-5
-    worked_latex = [latex for latex in latex_formulas(everything) if latex.startswith("S_{3,5} = x_{3} \\cdot x_{5}")]
+    worked_latex = [latex for latex in latex_formulas(everything) if "S_{3,5} = x_{3} \\cdot x_{5} &=" in latex]
     worked = walkthrough.worked_score(user_analysis.embeddings, i, j)
-    assert worked_latex and worked_latex[0].endswith(f"= {walkthrough.format_number(worked.total)}")
+    assert worked_latex and worked_latex[0].endswith(f"&= {walkthrough.format_number(worked.total)} \\end{{aligned}}")
+    first_term = (f"{walkthrough.latex_number(user_analysis.embeddings[i, 0])} \\cdot "
+                  f"{walkthrough.latex_number(user_analysis.embeddings[j, 0])}")
+    assert first_term in worked_latex[0]
     # the chosen cell is boxed on the score heatmap
     shapes = figure_starting_with(everything, "Scores S")["layout"]["shapes"]
     assert shapes[0]["x0"] == j - 0.5 and shapes[0]["y0"] == i - 0.5
@@ -200,7 +203,7 @@ def test_url_state_round_trips(user_analysis):
     assert app.selectbox(key="_formula_step_widget").value == 5
     assert app.selectbox(key="_formula_row_widget").value == 2
     assert app.selectbox(key="_formula_column_widget").value == 4
-    assert any(latex.startswith("A_{2,4}") for latex in latex_formulas(app))
+    assert any("A_{2,4} &=" in latex for latex in latex_formulas(app))
 
     app.button(key="_formula_next").click().run()
     assert _parameter(app, "step") == "6"
@@ -214,7 +217,7 @@ def test_url_state_round_trips(user_analysis):
     shared = run_page(**state)  # a teacher's shared link opens the same view
     assert shared.selectbox(key="_formula_step_widget").value == 5
     assert shared.selectbox(key="_formula_column_widget").value == 7
-    assert any(latex.startswith("A_{2,7}") for latex in latex_formulas(shared))
+    assert any("A_{2,7} &=" in latex for latex in latex_formulas(shared))
 
     shared.toggle(key="_formula_show_all_widget").set_value(True).run()
     assert _parameter(shared, "step") == "all"
@@ -227,7 +230,7 @@ def test_changing_the_sentence_updates_text_and_clamps_the_cell():
     assert not app.exception
     assert _parameter(app, "text") == "truly awful"
     assert _parameter(app, "i") == "2" and _parameter(app, "j") == "2"   # clamped to the 2 tokens
-    assert any(latex.startswith("S_{2,2}") for latex in latex_formulas(app))
+    assert any("S_{2,2} = x_{2}" in latex for latex in latex_formulas(app))
 
 
 @pytest.mark.parametrize("text", ["", "   ", "!!! ??? ...", "🙂🙂🙂"])
