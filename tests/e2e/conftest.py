@@ -1,0 +1,244 @@
+"""Browser end-to-end fixtures: one real ``streamlit run app.py`` server and one headless Debian Chromium.
+
+The server and the browser start once per test session (TensorFlow's import costs seconds); every test gets
+a fresh browser context, so no cookies, session state or URL leak from one test into the next.
+
+Without ``/usr/bin/chromium`` a local run skips these tests with the reason; under ``CI=true`` the same
+situation fails, so the browser tests can never silently stop running in CI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS_DIRECTORY = REPOSITORY_ROOT / "test-artifacts"
+CHROMIUM_PATH = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+SERVER_START_TIMEOUT = 90    # seconds until /_stcore/health answers "ok" (TensorFlow imports lazily, later)
+APP_IDLE_TIMEOUT_MS = 90_000  # first run of a page loads TensorFlow and the model in the server
+UPDATE_TIMEOUT_MS = 30_000    # one rerun after an edit (the model is already loaded)
+
+APP_IDLE_SELECTOR = "[data-testid=stApp][data-test-script-state=notRunning]"
+TEXT_INPUT_SELECTOR = "[data-testid=stTextInput] input"
+EXCEPTION_SELECTOR = "[data-testid=stException]"
+ALERT_SELECTOR = "[data-testid=stAlert]"
+
+# JavaScript run in the page: the attention heatmap(s) Plotly actually drew. Plotly keeps the figure on the
+# `.js-plotly-plot` element (`data`, `layout`); `_fullData` holds decoded arrays even when the spec used bdata.
+HEATMAPS_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(plot => {
+    const traces = (plot._fullData && plot._fullData.length ? plot._fullData : plot.data) || [];
+    return traces.filter(trace => trace.type === 'heatmap').map(trace => {
+        const z = Array.from(trace.z || [], row => Array.from(row));
+        const layout = plot._fullLayout || plot.layout || {};
+        const xaxis = layout.xaxis || {};
+        return {
+            rows: z.length,
+            columns: z.length ? z[0].length : 0,
+            z: z,
+            x: Array.from(trace.x || []),
+            ticktext: Array.from(xaxis.ticktext || []),
+            xtickElements: plot.querySelectorAll('g.xtick').length,  // tick label groups (path.xtick = tick marks)
+        };
+    });
+})
+"""
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (bound and released by the kernel)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def streamlit_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none"]
+
+
+def wait_for_health(base_url: str, process: subprocess.Popen, timeout: float = SERVER_START_TIMEOUT) -> float:
+    """Poll ``/_stcore/health`` until it answers ``ok``; return the seconds waited. Fails if the server dies."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {process.returncode} before becoming healthy")
+        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.status == 200 and response.read().strip() == b"ok":
+                    return time.perf_counter() - started
+        time.sleep(0.2)
+    raise TimeoutError(f"{base_url}/_stcore/health did not answer 'ok' within {timeout} s")
+
+
+def start_streamlit(port: int, log_path: Path, extra_environment: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start the app in its own process group (so stopping it also stops anything it spawned)."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_environment or {})}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "wb")  # closed by stop_streamlit
+    process = subprocess.Popen(streamlit_command(port), cwd=REPOSITORY_ROOT, env=environment, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    process.log_file = log  # type: ignore[attr-defined]
+    return process
+
+
+def stop_streamlit(process: subprocess.Popen) -> None:
+    """SIGTERM the server's process group, then SIGKILL it if it has not exited within 10 s."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    log = getattr(process, "log_file", None)
+    if log is not None:
+        log.close()
+
+
+def require_chromium() -> Path:
+    """The Chromium binary, or a skip (locally) / failure (CI=true) that says what is missing."""
+    if CHROMIUM_PATH.exists() or shutil.which(str(CHROMIUM_PATH)):
+        return CHROMIUM_PATH
+    reason = (f"{CHROMIUM_PATH} is missing: install Debian's chromium (`apt-get install -y chromium`) to run "
+              "the browser end-to-end tests")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def artifacts_directory() -> Path:
+    ARTIFACTS_DIRECTORY.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS_DIRECTORY
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (Playwright's sync API)."""
+    executable = require_chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but the playwright package is not installed (pip install -r requirements-dev.txt)")
+        pytest.skip("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(browser, artifacts_directory):
+    """``streamlit run app.py`` on a free localhost port; yields its base URL; always stopped afterwards.
+
+    Depends on ``browser`` so that a missing Chromium skips before a server is started for nothing.
+    """
+    port = free_port()
+    process = start_streamlit(port, artifacts_directory / "streamlit-e2e.log")
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base_url, process)
+        yield base_url
+    finally:
+        stop_streamlit(process)
+
+
+class AppPage:
+    """A Playwright page on the app plus the things every test checks: dialogs and top-level navigations."""
+
+    def __init__(self, page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.dialogs: list[str] = []
+        self.navigations: list[str] = []
+        page.on("dialog", self._on_dialog)
+        page.on("framenavigated", self._on_navigation)
+
+    def _on_dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def _on_navigation(self, frame) -> None:
+        if frame == self.page.main_frame:
+            self.navigations.append(frame.url)
+
+    def goto(self, path: str = "/", timeout_ms: int = APP_IDLE_TIMEOUT_MS) -> None:
+        self.page.goto(self.base_url + path, wait_until="domcontentloaded", timeout=timeout_ms)
+        self.wait_until_idle(timeout_ms)
+
+    def wait_until_idle(self, timeout_ms: int = APP_IDLE_TIMEOUT_MS) -> None:
+        """Wait until the app has rendered and no script run is in progress."""
+        self.page.wait_for_selector(APP_IDLE_SELECTOR, state="attached", timeout=timeout_ms)
+
+    def heatmaps(self) -> list[dict]:
+        return self.page.evaluate(HEATMAPS_JS)
+
+    def wait_for_heatmap(self, n_tokens: int | None = None, timeout_ms: int = UPDATE_TIMEOUT_MS) -> dict:
+        """Wait until a heatmap is drawn (with ``n_tokens`` rows and columns when given) and the run is over."""
+        self.page.wait_for_function(
+            f"([wanted]) => ({HEATMAPS_JS})().some(h => wanted === null ? h.rows > 0 "
+            ": (h.rows === wanted && h.columns === wanted))",
+            arg=[n_tokens], timeout=timeout_ms)
+        self.wait_until_idle(timeout_ms)
+        matching = [h for h in self.heatmaps() if n_tokens is None or h["rows"] == n_tokens]
+        return matching[0]
+
+    def submit_text(self, text: str, index: int = 0) -> None:
+        """Type ``text`` into the ``index``-th text input and press Enter (what a student does)."""
+        field = self.page.locator(TEXT_INPUT_SELECTOR).nth(index)
+        field.fill(text)
+        field.press("Enter")
+
+    def exceptions(self) -> list[str]:
+        return self.page.locator(EXCEPTION_SELECTOR).all_inner_texts()
+
+    def alerts(self) -> list[str]:
+        return self.page.locator(ALERT_SELECTOR).all_inner_texts()
+
+    def screenshot(self, directory: Path, name: str) -> Path:
+        path = directory / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def new_app_page(browser, app_server):
+    """Factory: a page in a FRESH browser context (own cookies, storage and Streamlit session)."""
+    contexts = []
+
+    def make() -> AppPage:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(UPDATE_TIMEOUT_MS)
+        contexts.append(context)
+        return AppPage(context.new_page(), app_server)
+
+    yield make
+    for context in contexts:
+        with contextlib.suppress(Exception):
+            context.close()
+
+
+@pytest.fixture
+def app_page(new_app_page) -> AppPage:
+    return new_app_page()
