@@ -101,13 +101,15 @@ def matrix_heatmap(matrix: np.ndarray, row_labels: list[str], column_labels: lis
     rows, columns = matrix.shape
     safe_rows = [plotly_safe(label) for label in row_labels]
     safe_columns = [plotly_safe(label) for label in column_labels]
+    # "row × column" per cell by broadcasting: nested per-cell Python lists cost Plotly ~0.4 s at 64 × 64
+    hovertext = (np.array(safe_rows, dtype=object)[:, None] + " × "
+                 + np.array(safe_columns, dtype=object)[None, :]).astype(str)
     if show_cell_values is None:
         show_cell_values = rows <= CELL_TEXT_MAX_TOKENS and columns <= CELL_TEXT_MAX_TOKENS
     heatmap = go.Heatmap(
         z=matrix.tolist(), x=list(range(columns)), y=list(range(rows)), zmid=zmid, zmin=zmin, zmax=zmax,
-        colorscale=colorscale, colorbar={"title": {"text": colorbar_title}},
-        customdata=[[[safe_rows[r], safe_columns[c]] for c in range(columns)] for r in range(rows)],
-        hovertemplate=f"%{{customdata[0]}} × %{{customdata[1]}}<br>{value_name} = %{{z:.4f}}<extra></extra>",
+        colorscale=colorscale, colorbar={"title": {"text": colorbar_title}}, hovertext=hovertext.tolist(),
+        hovertemplate=f"%{{hovertext}}<br>{value_name} = %{{z:.4f}}<extra></extra>",
         xgap=1 if columns <= 64 else 0, ygap=1 if rows <= 64 else 0,
     )
     if show_cell_values:
@@ -393,24 +395,6 @@ def received_attention_bars(analysis: Analysis, *, font_size: int = 13, height: 
     return figure
 
 
-def probability_gauge(probability: float, *, font_size: int = 13, height: int = 120) -> go.Figure:
-    """A horizontal 0-1 gauge of P(positive) with the 0.5 decision line; blue above 0.5, red below."""
-    if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"probability must be in [0, 1], got {probability}")
-    bar_rgb = POSITIVE_RGB if probability >= 0.5 else NEGATIVE_RGB
-    figure = go.Figure(go.Indicator(
-        mode="gauge+number", value=probability, number={"valueformat": ".3f", "font": {"size": font_size * 2}},
-        gauge={"shape": "bullet", "axis": {"range": [0, 1], "tickvals": [0, 0.25, 0.5, 0.75, 1]},
-               "bar": {"color": "rgb({}, {}, {})".format(*bar_rgb), "thickness": 0.6},
-               "steps": [{"range": [0, 0.5], "color": "rgba(178, 24, 43, 0.12)"},
-                         {"range": [0.5, 1], "color": "rgba(33, 102, 172, 0.12)"}],
-               "threshold": {"line": {"color": "#333", "width": 2}, "thickness": 0.9, "value": 0.5}},
-        domain={"x": [0.25, 1], "y": [0, 1]},
-    ))
-    figure.update_layout(height=height, margin={"l": 10, "r": 20, "t": 10, "b": 30}, font={"size": font_size})
-    return figure
-
-
 def contributions_html(analysis: Analysis, *, font_size_px: int = 18) -> str:
     """The sentence as the model read it, each token on a background coloured by its contribution to the
     logit (blue = towards positive, red = towards negative, stronger = bigger), with the number under it.
@@ -457,3 +441,21 @@ def strongest_contributions(analysis: Analysis) -> tuple[int | None, int | None]
     most_negative = int(np.argmin(contributions))
     return (most_positive if contributions[most_positive] > 0 else None,
             most_negative if contributions[most_negative] < 0 else None)
+
+
+def probability_bar_html(probability: float, *, height_px: int = 22) -> str:
+    """A 0-1 bar for P(positive): the filled part is blue when positive (≥ 0.5), red when negative, and a black
+    tick marks 0.5. Plain HTML with numbers only (no user text), for ``st.html``: cheaper than a Plotly gauge."""
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"probability must be in [0, 1], got {probability}")
+    red, green, blue = POSITIVE_RGB if probability >= 0.5 else NEGATIVE_RGB
+    percent = 100.0 * probability
+    return (
+        f'<div class="attnviz-probability" role="img" aria-label="P(positive) = {probability:.3f}" '
+        f'style="position:relative; height:{height_px}px; border-radius:{height_px // 2}px; overflow:hidden; '
+        'background:linear-gradient(90deg, rgba(178, 24, 43, 0.12) 50%, rgba(33, 102, 172, 0.12) 50%);">'
+        f'<div style="width:{percent:.2f}%; height:100%; background:rgb({red}, {green}, {blue});"></div>'
+        '<div style="position:absolute; left:50%; top:0; width:2px; height:100%; background:#222;"></div></div>'
+        '<div style="display:flex; justify-content:space-between; font-size:12px; color:#666;">'
+        "<span>0 negative</span><span>0.5</span><span>positive 1</span></div>"
+    )

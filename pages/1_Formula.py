@@ -114,6 +114,8 @@ column_position = walkthrough.parse_position(st.session_state.get(COLUMN_STATE),
 st.session_state[ROW_STATE], st.session_state[COLUMN_STATE] = row_position, column_position
 i, j = row_position - 1, column_position - 1  # 0-based for the arrays
 
+st.caption(f"Model **{ui.markdown_safe(analysis.model_name)}** · n = {n_tokens} tokens · d = {d} dimensions · "
+           f"prediction **{analysis.label}** (p = {walkthrough.format_number(analysis.probability, 4)})")
 if analysis.truncated:
     st.warning(f"The text has {analysis.n_input_tokens} tokens; the model reads only the first {n_tokens}.")
 if analysis.all_unknown:
@@ -174,6 +176,8 @@ def render_step_1() -> None:
     step_header(1)
     st.markdown("**Your text, exactly as typed:**")
     st.code(analysis.text, language=None, wrap_lines=True)
+    st.markdown("**After standardisation** (lower case, punctuation and symbols removed), split on spaces:")
+    st.code(" ".join(analysis.tokens), language=None, wrap_lines=True)
     unknown = int(analysis.oov.sum())
     st.markdown(f"**{n_tokens} tokens** as the model reads them, **{unknown}** of them unknown to the model:")
     st.dataframe(walkthrough.token_table(analysis), hide_index=True)
