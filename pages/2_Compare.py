@@ -104,7 +104,7 @@ def explore_link(name: str, text: str) -> None:
     """A link that opens ``text`` on the Explore page (the entry page, ``app.py``)."""
     query = {ui.TEXT_PARAMETER: text} if len(text) <= ui.MAX_URL_TEXT_CHARACTERS else None
     try:
-        st.page_link(EXPLORE_PAGE, label=f"Open {name} in Explore", icon="🔎", query_params=query)
+        st.page_link(EXPLORE_PAGE, label=f"Open {name} in Explore", icon=":material/search:", query_params=query)
     except StreamlitPageNotFoundError:
         # This page was started on its own (no app.py entry point, e.g. in a test): a plain link still works.
         st.markdown(f"[🔎 Open {name} in Explore](/?{urlencode(query or {})})")
@@ -145,7 +145,7 @@ for index, (column, name) in enumerate(zip(input_columns, names)):
                           max_chars=20000)
         if len(texts) > 2:
             column.button(f"Remove {name}", key=f"compare_remove_{index}", on_click=remove_input, args=(index,))
-st.button("➕ Add an input", on_click=add_input, disabled=len(texts) >= compare.MAX_INPUTS,
+st.button("Add an input", icon=":material/add:", on_click=add_input, disabled=len(texts) >= compare.MAX_INPUTS,
           help=f"Compare up to {compare.MAX_INPUTS} sentences.")
 write_url_texts(texts)
 st.session_state[ui.TEXT_STATE] = texts[0]  # input A is the "current sentence" for the other pages
@@ -174,8 +174,10 @@ with st.expander("Quick edits: make one input from another", expanded=not ui.is_
         st.session_state[QUICK_EDIT_TARGET] = target_choices[0]
     edit_columns[3].selectbox("Write into", target_choices, key=QUICK_EDIT_TARGET)
     if source_words:
-        if st.session_state.get(QUICK_EDIT_WORD, 0) >= len(source_words):
-            st.session_state[QUICK_EDIT_WORD] = 0
+        if st.session_state.get(QUICK_EDIT_WORD, len(source_words)) >= len(source_words):
+            # Start on the first word with a known opposite ("good"), the classic classroom swap.
+            st.session_state[QUICK_EDIT_WORD] = next(
+                (position for position, word in enumerate(source_words) if compare.suggest_replacement(word)), 0)
         word_position = edit_columns[1].selectbox(
             "Word", list(range(len(source_words))), key=QUICK_EDIT_WORD,
             format_func=lambda position: f"{source_words[position]} (#{position + 1})")
@@ -211,6 +213,9 @@ scale_choice = st.radio("Colour scale", ["shared: 0 to the largest weight of all
                         help="Both options use ONE scale for every heatmap, so equal colours mean equal weights.")
 shared_zmax = compare.shared_color_maximum([analysis for _, analysis in readable]) \
     if scale_choice.startswith("shared") else 1.0
+st.caption("Every heatmap below uses the same colours for the same weight: 0 is white, "
+           f"{shared_zmax:.2f} is the darkest blue.")
+last_readable_index = max(index for index, analysis in enumerate(analyses) if analysis is not None)
 result_columns = st.columns(len(texts))
 for index, (column, name, text, analysis) in enumerate(zip(result_columns, names, texts, analyses)):
     with column:
@@ -225,11 +230,16 @@ for index, (column, name, text, analysis) in enumerate(zip(result_columns, names
             st.warning(f"Only the first {analysis.n_tokens} of {analysis.n_input_tokens} words are read.")
         if analysis.all_unknown:
             st.warning("The model knows none of these words; the prediction says nothing about the sentence.")
-        st.plotly_chart(
-            figures.attention_heatmap(analysis, zmax=shared_zmax, font_size=font_size,
-                                      show_cell_values=analysis.n_tokens <= 8 and len(texts) <= 2,
-                                      height=max(320, min(700, 120 + 28 * analysis.n_tokens))),
-            key=f"compare_heatmap_{index}", config=PLOTLY_CONFIG, width="stretch")
+        heatmap = figures.attention_heatmap(analysis, zmax=shared_zmax, font_size=font_size,
+                                            show_cell_values=analysis.n_tokens <= 8 and len(texts) <= 2,
+                                            height=max(320, min(700, 120 + 28 * analysis.n_tokens)))
+        if len(texts) > 2:
+            # Narrow columns: no axis titles, and one colour bar (on the last heatmap) serves all, since the
+            # scale is shared.
+            heatmap.update_layout(xaxis_title_text=None, yaxis_title_text=None)
+            heatmap.update_traces(showscale=index == last_readable_index,
+                                  colorbar={"orientation": "h", "y": -0.04, "yanchor": "top", "thickness": 12})
+        st.plotly_chart(heatmap, key=f"compare_heatmap_{index}", config=PLOTLY_CONFIG, width="stretch")
         explore_link(name, text)
 
 st.subheader("Summary")
