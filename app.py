@@ -48,17 +48,19 @@ def use_chosen_preset() -> None:
 
 
 try:
-    model_language = ui.get_model(model_name).config.language
+    selected_model = ui.get_model(model_name)
+    # "auto" routes each sentence by its script, so it offers the presets of every language it can read.
+    menu_languages = getattr(selected_model, "languages", None) or (selected_model.config.language,)
 except Exception:  # the model error itself is shown below, where the analysis fails
-    model_language = "en"
-menu = presets.presets_for(model_language) or presets.presets_for("en")
+    menu_languages = ("en",)
+menu = [preset for language in menu_languages for preset in presets.presets_for(language)] or presets.presets_for()
 # The preset menu highlights the preset whose text is in the box (none after the user edits it).
 current_preset = next((preset for preset in menu if preset.text == st.session_state[TEXT_WIDGET]), None)
 st.session_state[PRESET_WIDGET] = current_preset.name if current_preset else None
 
 
 # ----- input ------------------------------------------------------------------------------------------------
-st.title("🔎 How does the model read your sentence?")
+st.title(":material/manage_search: How does the model read your sentence?")
 if not classroom:
     st.caption("A small neural network reads a film review and guesses whether it is positive or negative. "
                "Type a sentence and press **Enter**: you see its guess, and which words it paid attention to.")
@@ -76,8 +78,8 @@ with st.sidebar:
     st.toggle("Auto colour range", key=AUTO_RANGE_WIDGET,
               help="Off: the colour bar always goes from 0 to 1, so colours mean the same in every sentence. "
                    "On: from 0 to the largest weight, so small differences in long sentences become visible.")
-    st.segmented_control("Image format of the 📷 button", list(IMAGE_FORMATS), key=IMAGE_FORMAT_WIDGET,
-                         help="Hover over a chart and click the camera icon to save it.")
+    st.segmented_control("Saving charts as", list(IMAGE_FORMATS), key=IMAGE_FORMAT_WIDGET,
+                         help="Hover over a chart and click its camera icon to save it as a picture.")
 auto_range = bool(st.session_state[AUTO_RANGE_WIDGET])
 image_format = IMAGE_FORMATS.get(st.session_state[IMAGE_FORMAT_WIDGET] or "PNG", "png")
 ui.write_url_value(RANGE_PARAMETER, "auto" if auto_range else None)
@@ -93,11 +95,12 @@ except Exception as error:  # AttnvizError: a friendly message; anything else: a
 
 if analysis.truncated:
     st.warning(f"This text has {analysis.n_input_tokens} words; the model reads only the first "
-               f"{analysis.n_tokens}. Everything below is about those {analysis.n_tokens} words.", icon="✂️")
+               f"{analysis.n_tokens}. Everything below is about those {analysis.n_tokens} words.",
+               icon=":material/content_cut:")
 if analysis.all_unknown:
     st.warning("The model knows none of these words. Every word becomes the same 'unknown word' token, so the "
                "prediction below says nothing about your sentence: it is the model's guess for unknown words.",
-               icon="❓")
+               icon=":material/help:")
 elif analysis.oov.any():
     st.caption(f"{int(analysis.oov.sum())} of {analysis.n_tokens} words are unknown to the model (marked ⁽?⁾ and "
                "outlined in orange): they all share one 'unknown word' token.")
@@ -110,21 +113,24 @@ chart_config = figures.image_export_config(file_stem, image_format)
 prediction_column, heatmap_column = st.columns([1, 2.3], gap="large")
 with prediction_column:
     st.subheader("The model's guess")
-    verdict = "👍 positive" if analysis.label == "positive" else "👎 negative"
+    # Material icons come with Streamlit's own font, so they render even where no emoji font is installed.
+    verdict = (":blue[:material/thumb_up: positive]" if analysis.label == "positive"
+               else ":red[:material/thumb_down: negative]")
     st.markdown(f"## {verdict}")
-    st.plotly_chart(figures.probability_gauge(analysis.probability, font_size=font_size),
-                    config=figures.image_export_config(f"{file_stem}-probability", image_format))
+    # An HTML bar rather than a Plotly gauge: one chart less for the browser to draw on every edit.
+    st.html(figures.probability_bar_html(analysis.probability))
     probability_metric, logit_metric = st.columns(2)
-    probability_metric.metric("Probability positive", f"{analysis.probability:.3f}",
+    probability_metric.metric("P(positive)", f"{analysis.probability:.3f}",
                               help="σ(logit) = 1 / (1 + e^−logit). Above 0.5 means positive.")
     logit_metric.metric("Logit", f"{analysis.logit:+.3f}",
                         help="The score before it is squashed into a probability: above 0 means positive.")
+    st.caption(f"Read by the model **{ui.markdown_safe(analysis.model_name)}**.")
     with ui.explanation("How to read this"):
         st.markdown("The model turns the sentence into one number, the **logit**. Above 0 means *positive*, "
                     "below 0 *negative*; the further from 0, the surer it is. The **probability** is the same "
                     "number squeezed between 0 and 1.")
-    if Path(FORMULA_PAGE).is_file():
-        st.page_link(FORMULA_PAGE, label="Step by step: how every number is computed", icon="🧮",
+    if (Path(__file__).resolve().parent / FORMULA_PAGE).is_file():
+        st.page_link(FORMULA_PAGE, label="Step-by-step formula", icon=":material/calculate:",
                      query_params={ui.TEXT_PARAMETER: text} if len(text) <= ui.MAX_URL_TEXT_CHARACTERS else None)
 
 with heatmap_column:
@@ -168,12 +174,12 @@ with ui.explanation("Where do the pushes come from?"):
 # ----- share and export ------------------------------------------------------------------------------------------
 st.subheader("Share and download")
 st.caption("The address bar holds your sentence and options: copy it to share exactly this view.")
-matrix_column, tokens_column, json_column = st.columns(3)
-# Callables: the files are built only when someone clicks, not on every rerun.
-matrix_column.download_button("Attention matrix (CSV)", functools.partial(export.attention_csv, analysis),
-                              file_name=f"{file_stem}-attention.csv", mime="text/csv", on_click="ignore",
-                              icon="⬇️")
-tokens_column.download_button("Numbers per word (CSV)", functools.partial(export.tokens_csv, analysis),
-                              file_name=f"{file_stem}-tokens.csv", mime="text/csv", on_click="ignore", icon="⬇️")
-json_column.download_button("Everything (JSON)", functools.partial(export.analysis_json, analysis),
-                            file_name=f"{file_stem}.json", mime="application/json", on_click="ignore", icon="⬇️")
+downloads = [  # (label, builder, file name, MIME type)
+    ("Attention matrix (CSV)", export.attention_csv, f"{file_stem}-attention.csv", "text/csv"),
+    ("Numbers per word (CSV)", export.tokens_csv, f"{file_stem}-tokens.csv", "text/csv"),
+    ("Everything (JSON)", export.analysis_json, f"{file_stem}.json", "application/json"),
+]
+for column, (label, builder, file_name, mime) in zip(st.columns(len(downloads)), downloads):
+    # A callable: the file is built only when someone clicks, not on every rerun.
+    column.download_button(label, functools.partial(builder, analysis), file_name=file_name, mime=mime,
+                           on_click="ignore", icon=":material/download:")

@@ -55,7 +55,8 @@ _CLASSROOM_CSS = """
 [data-testid="stAppViewContainer"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stAppViewContainer"] [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
 [data-testid="stAppViewContainer"] h1 { font-size: 3rem; }
-[data-testid="stMetricValue"] { font-size: 3rem; }
+[data-testid="stAppViewContainer"] [data-testid="stTextInput"] input { font-size: 1.4rem; }
+[data-testid="stAppViewContainer"] [data-testid="stCaptionContainer"] { font-size: 1.1rem; }
 </style>
 """  # static CSS only: never put user text in here
 
@@ -207,11 +208,11 @@ def page_setup(title: str, icon: str = "🔎") -> None:
 def show_error(error: BaseException) -> None:
     """Show an error as a friendly message (never a traceback). User text inside messages is escaped."""
     if isinstance(error, EmptyInputError):
-        st.info(markdown_safe(str(error)), icon="✍️")
+        st.info(markdown_safe(str(error)), icon=":material/edit_note:")
     elif isinstance(error, DataUnavailableError):
-        st.warning(markdown_safe(str(error)), icon="📡")
+        st.warning(markdown_safe(str(error)), icon=":material/cloud_off:")
     elif isinstance(error, ModelLoadError | AttnvizError):
-        st.error(markdown_safe(str(error)), icon="⚠️")
+        st.error(markdown_safe(str(error)), icon=":material/error:")
     else:
         st.error("Something unexpected went wrong while analysing this text. Try another sentence, or reload "
-                 f"the page. ({markdown_safe(type(error).__name__)})", icon="⚠️")
+                 f"the page. ({markdown_safe(type(error).__name__)})", icon=":material/error:")

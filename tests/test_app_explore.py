@@ -54,6 +54,13 @@ def metric_values(app: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in app.metric}
 
 
+def html_bodies(app: AppTest, css_class: str) -> str:
+    """The body of the one st.html element whose markup has ``css_class``."""
+    bodies = [element.proto.body for element in app.get("html") if f'class="{css_class}"' in element.proto.body]
+    assert len(bodies) == 1, f"expected one {css_class} element, found {len(bodies)}"
+    return bodies[0]
+
+
 def no_exception(app: AppTest) -> None:
     assert not app.exception, [exception.message for exception in app.exception]
 
@@ -64,14 +71,17 @@ def test_default_view_renders_prediction_heatmap_bars_and_identity(model):
     analysis = model.analyze(ui.DEFAULT_TEXT)
     assert app.text_input(key=TEXT_WIDGET).value == ui.DEFAULT_TEXT
     assert_heatmap_matches(app, analysis)
-    assert len(app.get("plotly_chart")) == 3  # gauge, heatmap, received bars
-    assert metric_values(app) == {"Probability positive": f"{analysis.probability:.3f}",
+    assert len(app.get("plotly_chart")) == 2  # heatmap, received bars
+    assert metric_values(app) == {"P(positive)": f"{analysis.probability:.3f}",
                                   "Logit": f"{analysis.logit:+.3f}"}
-    assert any(markdown.value.endswith(analysis.label) for markdown in app.markdown if markdown.value.startswith("## "))
+    verdicts = [markdown.value for markdown in app.markdown if markdown.value.startswith("## ")]
+    assert len(verdicts) == 1 and f" {analysis.label}]" in verdicts[0]
+    probability_bar = html_bodies(app, "attnviz-probability")
+    assert f'aria-label="P(positive) = {analysis.probability:.3f}"' in probability_bar
     identity = next(markdown.value for markdown in app.markdown if markdown.value.startswith("**logit = bias"))
     assert f"{analysis.logit:+.4f}" in identity and f"{analysis.bias:+.4f}" in identity
     assert any("Every row adds up to 1" in caption.value for caption in app.caption)
-    contributions_markup = app.get("html")[0].proto.body
+    contributions_markup = html_bodies(app, "attnviz-contributions")
     assert contributions_markup.count('<span title="') == analysis.n_tokens
     assert app.query_params["text"] == ui.DEFAULT_TEXT
     assert [button.label for button in app.get("download_button")] == [
@@ -88,7 +98,7 @@ def test_typing_a_sentence_with_repeated_words_updates_everything(model):
     assert analysis.n_tokens == 8
     spec = assert_heatmap_matches(app, analysis)
     assert spec["layout"]["xaxis"]["ticktext"] == ["the", "film", "was", "bad", "the", "film", "was", "dull"]
-    assert metric_values(app)["Probability positive"] == f"{analysis.probability:.3f}"
+    assert metric_values(app)["P(positive)"] == f"{analysis.probability:.3f}"
     bars = next(chart_spec for chart_spec, _ in charts(app) if chart_spec["data"][0]["type"] == "bar")
     np.testing.assert_allclose(figures.decode_plotly_array(bars["data"][0]["y"]), analysis.received)
     assert app.query_params["text"] == sentence

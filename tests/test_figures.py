@@ -103,7 +103,7 @@ def test_hostile_tokens_are_escaped_in_every_plotly_string():
     assert hovertext[2][2] == "&amp;lt;b&amp;gt; #3 → &amp;lt;b&amp;gt; #3"
 
 
-# ----- received bars, gauge, contributions ----------------------------------------------------------------------
+# ----- received bars, contributions ----------------------------------------------------------------------
 def test_received_bars_match_analysis(model):
     analysis = model.analyze("the film the film was moving")
     spec = spec_of(figures.received_attention_bars(analysis))
@@ -113,13 +113,6 @@ def test_received_bars_match_analysis(model):
     assert sum(bars["y"]) == pytest.approx(1.0)  # mean of rows that each sum to 1
     assert spec["layout"]["shapes"][0]["y0"] == pytest.approx(1 / analysis.n_tokens)
     assert [row[3] for row in bars["customdata"]] == pytest.approx(analysis.contributions.tolist())
-
-
-def test_probability_gauge_range_and_errors():
-    spec = spec_of(figures.probability_gauge(0.8))
-    assert spec["data"][0]["value"] == 0.8 and spec["data"][0]["gauge"]["threshold"]["value"] == 0.5
-    with pytest.raises(ValueError, match=r"1\.5"):
-        figures.probability_gauge(1.5)
 
 
 def test_contributions_html_escapes_and_shows_every_token():
@@ -132,6 +125,14 @@ def test_contributions_html_escapes_and_shows_every_token():
     for contribution in analysis.contributions:
         assert f"{contribution:+.2f}" in markup
     assert markup.count("dashed") == 1  # the one unknown word
+
+
+def test_probability_bar_html():
+    markup = figures.probability_bar_html(0.8)
+    assert "width:80.00%" in markup and "rgb(33, 102, 172)" in markup  # blue: positive
+    assert "rgb(178, 24, 43)" in figures.probability_bar_html(0.2)  # red: negative
+    with pytest.raises(ValueError, match=r"1\.5"):
+        figures.probability_bar_html(1.5)
 
 
 def test_logit_identity_and_strongest(model):
