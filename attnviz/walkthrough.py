@@ -211,10 +211,13 @@ class WorkedDotProduct:
         return (rf"\begin{{aligned}} {prefix}{left_name} \cdot {right_name} &= {body} \\ &= {total}"
                 r" \end{aligned}")
 
-    def table(self) -> pd.DataFrame:
-        """One row per dimension k (1-based): the two values, their product and the running sum."""
+    def table(self, left_name: str = "left", right_name: str = "right") -> pd.DataFrame:
+        """One row per dimension k (1-based): the two values, their product and the running sum.
+        The column names must differ (a cell on the diagonal multiplies a vector with itself)."""
+        if left_name == right_name:
+            raise ValueError(f"the two columns need different names, got {left_name!r} twice")
         d = self.products.shape[0]
-        return pd.DataFrame({"dimension k": np.arange(1, d + 1), "left": self.left, "right": self.right,
+        return pd.DataFrame({"dimension k": np.arange(1, d + 1), left_name: self.left, right_name: self.right,
                              "product": self.products, "running sum": np.cumsum(self.products)})
 
 

@@ -221,8 +221,7 @@ def render_step_3() -> None:
                 f"S<sub>{row_position},{column_position}</sub> = "
                 f"`{walkthrough.format_number(analysis.scores[i, j], 6)}`.", unsafe_allow_html=True)
     with st.expander(f"All {d} terms of the sum"):
-        st.dataframe(worked.table().rename(columns={"left": f"x_{row_position}[k]",
-                                                    "right": f"x_{column_position}[k]"}),
+        st.dataframe(worked.table(f"query x_{row_position}[k]", f"key x_{column_position}[k]"),
                      hide_index=True, key="formula_worked_terms")
 
 

@@ -137,8 +137,8 @@ def test_worked_cell_sum_equals_the_score(everything, user_analysis):
     i, j = 2, 4  # URL i=3, j=5 (1-based)
     terms = table_with_column(everything, "product")
     assert len(terms) == user_analysis.embeddings.shape[1]
-    np.testing.assert_array_equal(terms["x_3[k]"].to_numpy(), user_analysis.embeddings[i])
-    np.testing.assert_array_equal(terms["x_5[k]"].to_numpy(), user_analysis.embeddings[j])
+    np.testing.assert_array_equal(terms["query x_3[k]"].to_numpy(), user_analysis.embeddings[i])
+    np.testing.assert_array_equal(terms["key x_5[k]"].to_numpy(), user_analysis.embeddings[j])
     assert abs(terms["product"].sum() - user_analysis.scores[i, j]) <= 1e-5
     assert abs(terms["running sum"].iloc[-1] - user_analysis.scores[i, j]) <= 1e-5
     worked_latex = [latex for latex in latex_formulas(everything) if "S_{3,5} = x_{3} \\cdot x_{5} &=" in latex]
@@ -279,3 +279,19 @@ def test_classroom_mode_shows_fewer_numbers_in_bigger_type():
     embeddings = table_with_column(app, "x[1]")
     assert embeddings.shape[1] < walkthrough.TABLE_MAX_DIMENSIONS
     assert figure_starting_with(app, "Embeddings X")["layout"]["font"]["size"] > 13
+
+
+def test_single_token_sentence_and_diagonal_cell(model):
+    analysis = model.analyze("Boring.")
+    app = run_page(text="Boring.", step="all", i="4", j="9", scale="3")
+    assert not app.error, [message.value for message in app.error]
+    assert _parameter(app, "i") == "1" and _parameter(app, "j") == "1"
+    assert "Step 8. Proof: Keras versus NumPy" in headers(app)
+    terms = table_with_column(app, "product")
+    assert abs(terms["product"].sum() - analysis.scores[0, 0]) <= 1e-5
+    np.testing.assert_array_equal(z_values(figure_starting_with(app, "Attention A")), [[1.0]])
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Trained model (real): P(positive)"] == walkthrough.format_number(analysis.probability, 6)
+    # with one token every scale gives the same (uniform) attention, hence the same probability
+    hypothetical = [value for label, value in metrics.items() if label.startswith("Hypothetical at s = 3")]
+    assert hypothetical and abs(float(hypothetical[0]) - analysis.probability) <= 1e-6

@@ -56,6 +56,14 @@ def test_worked_score_rejects_cells_outside_the_matrix(model):
         walkthrough.worked_score(analysis.embeddings, n, 0)
 
 
+def test_worked_table_columns_stay_distinct_on_the_diagonal(model):
+    analysis = model.analyze(SENTENCES[0])
+    table = walkthrough.worked_score(analysis.embeddings, 2, 2).table("query x_3[k]", "key x_3[k]")
+    assert list(table.columns) == ["dimension k", "query x_3[k]", "key x_3[k]", "product", "running sum"]
+    with pytest.raises(ValueError, match="different names"):
+        walkthrough.worked_score(analysis.embeddings, 2, 2).table("x", "x")
+
+
 def test_worked_dot_product_names_both_lengths():
     with pytest.raises(ValueError, match="3 and 4"):
         walkthrough.worked_dot_product(np.ones(3), np.ones(4))
