@@ -20,6 +20,7 @@ import pandas as pd
 
 from attnviz.analysis import NEGATIVE, POSITIVE, Analysis
 from attnviz.errors import AttnvizError, EmptyInputError
+from attnviz.uploads import label_to_class
 
 MAX_INPUTS = 4
 OCCLUSION_MAX_TOKENS = 64       # one extra forward pass per token: keep it a quick, interactive batch
@@ -28,8 +29,6 @@ BATCH_MAX_ROWS = 5000
 BATCH_SIZE = 64
 TEXT_COLUMN = "text"
 LABEL_COLUMN = "label"
-POSITIVE_LABELS = {"1", "pos", "positive", "1.0"}
-NEGATIVE_LABELS = {"0", "neg", "negative", "0.0"}
 APOSTROPHES = "'’`´"           # removed inside words by attnviz.text.standardize ("don't" -> "dont")
 NEGATION_WORD = "not"
 # After one of these, "not" reads naturally: "it is good" -> "it is not good".
@@ -356,15 +355,14 @@ def explanation_correlations(table: pd.DataFrame) -> dict[str, float]:
 
 # ----- batch --------------------------------------------------------------------------------------------
 def parse_label(value: str) -> int | None:
-    """"1"/"pos"/"positive" -> 1, "0"/"neg"/"negative" -> 0, blank -> None; raises ``ValueError`` otherwise."""
-    normalised = str(value).strip().lower()
-    if not normalised:
+    """"1"/"pos"/"positive" -> 1, "0"/"neg"/"negative" -> 0 (the same spellings the Train page accepts,
+    ``attnviz.uploads.label_to_class``), blank -> None; raises ``ValueError`` otherwise."""
+    if not str(value).strip():
         return None
-    if normalised in POSITIVE_LABELS:
-        return 1
-    if normalised in NEGATIVE_LABELS:
-        return 0
-    raise ValueError(f"unknown label {value!r}")
+    label = label_to_class(value)
+    if label is None:
+        raise ValueError(f"unknown label {value!r}")
+    return label
 
 
 def _check_size(data: bytes, max_bytes: int) -> None:
