@@ -54,7 +54,9 @@ PRESETS: tuple[Preset, ...] = (
 
 
 def presets_for(language: str = "en") -> list[Preset]:
-    """The presets of one language, in menu order."""
+    """The presets of one language, in menu order; ``"auto"`` (the model that picks by script) gets all."""
+    if language == "auto":
+        return list(PRESETS)
     return [preset for preset in PRESETS if preset.language == language]
 
 

@@ -247,6 +247,11 @@ def progress_callback(on_epoch_end: Callable[[int, dict], None], should_stop: Ca
 DEFAULT_CONFIGS: dict[str, TrainConfig] = {
     "en": TrainConfig(model=ModelConfig(vocabulary_size=20000, embedding_dim=64, dropout=0.6, language="en"),
                       epochs=30, batch_size=64, learning_rate=1e-3, patience=3),
+    # Chinese (one token per character, ~4,400 characters in the training split). Validation accuracy, seeds
+    # 1234 / 7: dropout 0.3 → 0.796 / 0.797, dropout 0.5 → 0.800 / 0.800; d = 32 / 128, vocabulary 5,000 and
+    # learning rate 1e-3 all gave 0.797-0.800 (single seed): the architecture, not these settings, is the limit.
+    "zh": TrainConfig(model=ModelConfig(vocabulary_size=20000, embedding_dim=64, dropout=0.5, language="zh"),
+                      epochs=30, batch_size=32, learning_rate=2e-3, patience=3),
 }
 
 
