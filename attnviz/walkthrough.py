@@ -273,6 +273,15 @@ class WorkedSoftmax:
         return (rf"\begin{{aligned}} {parts[0]} &= {parts[1]} \\ &= {parts[2]} \\ &= {parts[3]}"
                 r" \end{aligned}")
 
+    def exponential_latex(self, digits: int = 4) -> str:
+        """Step 4 for the chosen cell: ``m_i``, ``e_ij`` and ``Z_i`` with the real values."""
+        i, j = self.i + 1, self.j + 1
+        return (rf"\begin{{aligned}} m_{{{i}}} &= \max_k S_{{{i},k}} = {format_number(self.row_maximum, digits)} \\ "
+                rf"e_{{{i},{j}}} &= \exp(S_{{{i},{j}}} - m_{{{i}}}) = "
+                rf"\exp({latex_number(self.row_scores[self.j], digits)} - {latex_number(self.row_maximum, digits)})"
+                rf" = {format_number(self.exponentials[self.j], digits)}"
+                rf" \\ Z_{{{i}}} &= \sum_k e_{{{i},k}} = {format_number(self.row_sum, digits)} \end{{aligned}}")
+
     def table(self, tokens: list[str]) -> pd.DataFrame:
         """One row per key token k of row i: score, exponential and weight."""
         return pd.DataFrame({"key token": [f"{token} #{k + 1}" for k, token in enumerate(tokens)],
@@ -564,7 +573,7 @@ def markdown_export(analysis: Analysis, i: int, j: int, scale: float = 1.0, digi
     lines += [_markdown_table(matrix_table(steps.shifted_exponentials, labels, labels, max_tokens, max_tokens),
                               digits), "",
               "Row sums Z_i: " + ", ".join(format_number(value, digits) for value in steps.row_sums[:max_tokens]),
-              ""]
+              "", "$$", worked_softmax(analysis.scores, i, j).exponential_latex(digits), "$$", ""]
     section(STEPS[4])
     lines += [_markdown_table(matrix_table(analysis.attention, labels, labels, max_tokens, max_tokens), digits), "",
               "$$", worked_softmax(analysis.scores, i, j).latex(digits), "$$", ""]

@@ -241,6 +241,8 @@ def render_step_4(steps) -> None:
         [walkthrough.row_maxima(steps.scaled_scores), steps.row_sums], ["row maximum m_i", "row sum Z_i"], labels,
         max_rows=2, max_columns=table_tokens), key="formula_row_sums")
     caption_note(n_tokens, None, table_tokens, None)
+    st.subheader(f"Cell ({row_position}, {column_position}) worked out")
+    st.latex(walkthrough.worked_softmax(analysis.scores, i, j).exponential_latex(digits))
 
 
 def render_step_5() -> None:

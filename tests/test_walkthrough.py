@@ -79,6 +79,9 @@ def test_worked_softmax_matches_model_attention(analysis):
         assert worked.weight == pytest.approx(worked.exponentials[j] / worked.row_sum)
         assert abs(worked.weight - analysis.attention[i, j]) <= 1e-6
         assert worked.latex().endswith(walkthrough.format_number(worked.weight))
+        exponential = worked.exponential_latex()
+        assert f"= {walkthrough.format_number(worked.exponentials[j])}" in exponential
+        assert exponential.endswith(f"= {walkthrough.format_number(worked.row_sum)} \\end{{aligned}}")
 
 
 def test_worked_softmax_rejects_non_square_scores():
