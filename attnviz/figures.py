@@ -171,7 +171,8 @@ def difference_heatmap(analysis_a: Analysis, analysis_b: Analysis, difference: n
                        title: str | None = None) -> go.Figure:
     """Diverging heatmap of ``difference`` (n, n) = B − A (computed by ``attnviz.compare.attention_difference``),
     centred at 0 with a symmetric colour range: blue = input B attends more, red = input A attends more.
-    Both inputs must have ``n`` tokens; ticks show "a → b" where the words differ."""
+    Both inputs must have ``n`` tokens; ticks show "a → b" where the words differ. Like ``attention_heatmap``,
+    arrays are plain lists up to ``PLAIN_LIST_MAX_TOKENS`` tokens and NumPy (base64 in the spec) above."""
     difference = np.asarray(difference, dtype=np.float64)
     n = analysis_a.n_tokens
     if analysis_b.n_tokens != n or difference.shape != (n, n):
@@ -179,21 +180,21 @@ def difference_heatmap(analysis_a: Analysis, analysis_b: Analysis, difference: n
                          f"{analysis_b.n_tokens}, difference has shape {difference.shape}")
     positions = np.arange(n)
     labels = [_pair_label(token_a, token_b) for token_a, token_b in zip(analysis_a.tokens, analysis_b.tokens)]
-    customdata = np.empty((n, n, 4), dtype=object)
-    for i in range(n):
-        for j in range(n):
-            customdata[i, j] = (labels[i], labels[j], float(analysis_a.attention[i, j]),
-                                float(analysis_b.attention[i, j]))
+    position_labels = np.array([f"{label} #{position}" for position, label in enumerate(labels, start=1)],
+                               dtype=object)
+    hovertext = (position_labels[:, None] + " → " + position_labels[None, :]).astype(str)     # (n, n)
+    weights = np.stack([analysis_a.attention, analysis_b.attention], axis=-1)                 # (n, n, 2)
     limit = float(np.abs(difference).max()) if difference.size else 0.0
     limit = limit if limit > 0 else 1e-6  # identical inputs: keep a valid, symmetric range
+    as_lists = n <= PLAIN_LIST_MAX_TOKENS  # validating n² Python floats costs Plotly seconds for long texts
     heatmap = go.Heatmap(
-        z=difference.tolist(), x=positions.tolist(), y=positions.tolist(),
+        z=difference.tolist() if as_lists else difference, x=positions.tolist(), y=positions.tolist(),
         zmin=-limit, zmax=limit, zmid=0.0, colorscale=DIVERGING_COLORSCALE,
         colorbar={"title": {"text": f"{plotly_safe(name_b)} − {plotly_safe(name_a)}"}},
-        customdata=customdata.tolist(),
-        hovertemplate=(f"query <b>%{{customdata[0]}}</b> → key <b>%{{customdata[1]}}</b><br>"
-                       f"{plotly_safe(name_a)}: %{{customdata[2]:.4f}}<br>{plotly_safe(name_b)}: "
-                       "%{customdata[3]:.4f}<br>difference: %{z:+.4f}<extra></extra>"),
+        customdata=weights.tolist() if as_lists else weights,
+        hovertext=hovertext.tolist() if as_lists else hovertext,
+        hovertemplate=(f"query → key: <b>%{{hovertext}}</b><br>{plotly_safe(name_a)}: %{{customdata[0]:.4f}}<br>"
+                       f"{plotly_safe(name_b)}: %{{customdata[1]:.4f}}<br>difference: %{{z:+.4f}}<extra></extra>"),
         xgap=1 if n <= 64 else 0, ygap=1 if n <= 64 else 0,
     )
     if n <= CELL_TEXT_MAX_TOKENS:
@@ -203,10 +204,12 @@ def difference_heatmap(analysis_a: Analysis, analysis_b: Analysis, difference: n
     shown = positions[::tick_step].tolist()
     figure.update_layout(
         title=title,
-        xaxis={"title": {"text": "key token j"}, "tickmode": "array", "tickvals": shown,
-               "ticktext": [labels[p] for p in shown], "side": "top", "tickangle": -45 if n > 6 else 0},
-        yaxis={"title": {"text": "query token i"}, "tickmode": "array", "tickvals": shown,
-               "ticktext": [labels[p] for p in shown], "autorange": "reversed"},
+        xaxis={"title": {"text": "key token j", "font": {"size": font_size}}, "tickmode": "array",
+               "tickvals": shown, "ticktext": [labels[p] for p in shown], "side": "top",
+               "tickangle": -45 if n > 6 else 0, "tickfont": {"size": font_size}},
+        yaxis={"title": {"text": "query token i", "font": {"size": font_size}}, "tickmode": "array",
+               "tickvals": shown, "ticktext": [labels[p] for p in shown], "autorange": "reversed",
+               "tickfont": {"size": font_size}},
         height=height or int(min(900, max(360, 150 + 32 * n))),
         font={"size": font_size}, margin={"l": 10, "r": 10, "t": 80, "b": 10},
     )
