@@ -123,11 +123,13 @@ def matrix_heatmap(matrix: np.ndarray, row_labels: list[str], column_labels: lis
     column_step = max(1, int(np.ceil(columns / 60)))
     top_margin = 150 if columns > 6 else 90  # the title sits above the (rotated) tick labels on top
     figure.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "y": 0.995, "yanchor": "top"},
+        title={"text": title, "x": 0, "xanchor": "left", "y": 0.995, "yanchor": "top",
+               "font": {"size": font_size + 2}},
         xaxis={"title": {"text": x_title}, "tickmode": "array", "tickvals": list(range(0, columns, column_step)),
-               "ticktext": safe_columns[::column_step], "side": "top", "tickangle": -45 if columns > 6 else 0},
+               "ticktext": safe_columns[::column_step], "side": "top", "tickangle": -45 if columns > 6 else 0,
+               "tickfont": {"size": font_size}},  # explicit: Streamlit's chart theme would shrink them
         yaxis={"title": {"text": y_title}, "tickmode": "array", "tickvals": list(range(0, rows, row_step)),
-               "ticktext": safe_rows[::row_step], "autorange": "reversed"},
+               "ticktext": safe_rows[::row_step], "autorange": "reversed", "tickfont": {"size": font_size}},
         height=height or int(min(1000, max(320, top_margin + 80 + 30 * rows))),
         font={"size": font_size}, margin={"l": 10, "r": 10, "t": top_margin, "b": 10},
     )
@@ -150,9 +152,10 @@ def vector_bars(values: np.ndarray, labels: list[str], *, title: str | None = No
                               hovertemplate=f"%{{customdata}}<br>{value_title} = %{{y:.4f}}<extra></extra>"))
     step = max(1, int(np.ceil(count / 60)))
     figure.update_layout(
-        title=title, yaxis={"title": {"text": value_title}, "zeroline": True},
+        title={"text": title, "font": {"size": font_size + 2}},
+        yaxis={"title": {"text": value_title}, "zeroline": True, "tickfont": {"size": font_size}},
         xaxis={"tickmode": "array", "tickvals": list(range(0, count, step)), "ticktext": safe_labels[::step],
-               "tickangle": -45 if count > 6 else 0},
+               "tickangle": -45 if count > 6 else 0, "tickfont": {"size": font_size}},
         height=height or 340, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 60, "b": 10},
     )
     return figure
