@@ -23,6 +23,7 @@ IMAGE_FORMAT_WIDGET = "explore_image_format"
 RANGE_PARAMETER, IMAGE_PARAMETER = "range", "image"
 IMAGE_FORMATS = {"PNG": "png", "SVG": "svg"}
 FORMULA_PAGE = "pages/1_Formula.py"
+FAINT_WEIGHT = 0.25  # below this largest weight, the 0-1 colour bar makes the heatmap look blank
 MAX_TEXT_CHARACTERS = 20_000  # far more than 256 tokens; bounds the work one request can cause
 
 ui.page_setup("Explore", icon="🔎")
@@ -75,9 +76,6 @@ ui.set_shared_text(text)
 
 with st.sidebar:
     st.subheader("Display")
-    st.toggle("Auto colour range", key=AUTO_RANGE_WIDGET,
-              help="Off: the colour bar always goes from 0 to 1, so colours mean the same in every sentence. "
-                   "On: from 0 to the largest weight, so small differences in long sentences become visible.")
     st.segmented_control("Saving charts as", list(IMAGE_FORMATS), key=IMAGE_FORMAT_WIDGET,
                          help="Hover over a chart and click its camera icon to save it as a picture.")
 auto_range = bool(st.session_state[AUTO_RANGE_WIDGET])
@@ -134,7 +132,16 @@ with prediction_column:
                      query_params={ui.TEXT_PARAMETER: text} if len(text) <= ui.MAX_URL_TEXT_CHARACTERS else None)
 
 with heatmap_column:
-    st.subheader("Who looks at whom")
+    title_column, toggle_column = st.columns([3, 2], vertical_alignment="bottom")
+    title_column.subheader("Who looks at whom")
+    toggle_column.toggle("Auto colour range", key=AUTO_RANGE_WIDGET,
+                         help="Off: the colour bar always goes from 0 to 1, so a colour means the same weight in "
+                              "every sentence. On: from 0 to the largest weight here, so small differences in long "
+                              "sentences become visible.")
+    largest_weight = figures.largest_weight(analysis)
+    if not auto_range and largest_weight < FAINT_WEIGHT:
+        st.caption(f"Every weight here is small (the largest is {largest_weight:.3f}), so the squares look pale: "
+                   "switch on **Auto colour range** to see the differences.")
     heatmap_height = int(min(1000, max(480, 200 + 40 * analysis.n_tokens))) if classroom else None
     st.plotly_chart(figures.attention_heatmap(analysis, auto_range=auto_range, font_size=font_size,
                                               height=heatmap_height), config=chart_config)

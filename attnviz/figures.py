@@ -70,14 +70,19 @@ def attention_heatmap(analysis: Analysis, *, auto_range: bool = False, zmax: flo
     if show_cell_values:
         heatmap.update(texttemplate="%{z:.2f}", textfont={"size": font_size})
     figure = go.Figure(heatmap)
-    tick_step = max(1, int(np.ceil(n / 60)))  # keep tick labels readable up to 256 tokens
-    shown = positions[::tick_step].tolist()
+    # Keep tick labels readable up to 256 tokens: the rows have room for ~60 labels, the (rotated, often
+    # narrower) columns for ~30.
+    shown = positions[::max(1, int(np.ceil(n / 60)))].tolist()
+    shown_columns = positions[::max(1, int(np.ceil(n / 30)))].tolist()
     figure.update_layout(
         title=title,
-        xaxis={"title": {"text": "key token j (is looked at)"}, "tickmode": "array", "tickvals": shown,
-               "ticktext": [labels[p] for p in shown], "side": "top", "tickangle": -45 if n > 6 else 0},
-        yaxis={"title": {"text": "query token i (looks)"}, "tickmode": "array", "tickvals": shown,
-               "ticktext": [labels[p] for p in shown], "autorange": "reversed"},
+        # Explicit tick/title fonts: Streamlit's chart theme would otherwise shrink them below ``font_size``.
+        xaxis={"title": {"text": "key token j (is looked at)", "font": {"size": font_size}}, "tickmode": "array",
+               "tickvals": shown_columns, "ticktext": [labels[p] for p in shown_columns], "side": "top",
+               "tickangle": -45 if n > 6 else 0, "tickfont": {"size": font_size}},
+        yaxis={"title": {"text": "query token i (looks)", "font": {"size": font_size}}, "tickmode": "array",
+               "tickvals": shown, "ticktext": [labels[p] for p in shown], "autorange": "reversed",
+               "tickfont": {"size": font_size}},
         height=height or int(min(900, max(360, 150 + 32 * n))),
         font={"size": font_size}, margin={"l": 10, "r": 10, "t": 80, "b": 10},
     )
@@ -394,8 +399,9 @@ def received_attention_bars(analysis: Analysis, *, font_size: int = 13, height: 
     figure.update_layout(
         title=title, height=height, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis={"tickmode": "array", "tickvals": shown, "ticktext": [labels[p] for p in shown],
-               "tickangle": -45 if n > 6 else 0, "range": [-0.5, n - 0.5]},
-        yaxis={"title": {"text": "attention received W"}, "rangemode": "tozero"},
+               "tickangle": -45 if n > 6 else 0, "range": [-0.5, n - 0.5], "tickfont": {"size": font_size}},
+        yaxis={"title": {"text": "attention received W", "font": {"size": font_size}}, "rangemode": "tozero",
+               "tickfont": {"size": font_size}},
         showlegend=False, bargap=0.15 if n <= 64 else 0.0,
     )
     return figure
@@ -465,3 +471,8 @@ def probability_bar_html(probability: float, *, height_px: int = 22) -> str:
         '<div style="display:flex; justify-content:space-between; font-size:12px; color:#666;">'
         "<span>0 negative</span><span>0.5</span><span>positive 1</span></div>"
     )
+
+
+def largest_weight(analysis: Analysis) -> float:
+    """The largest attention weight (the top of the auto colour range)."""
+    return float(np.max(analysis.attention))

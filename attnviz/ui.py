@@ -57,6 +57,8 @@ _CLASSROOM_CSS = """
 [data-testid="stAppViewContainer"] h1 { font-size: 3rem; }
 [data-testid="stAppViewContainer"] [data-testid="stTextInput"] input { font-size: 1.4rem; }
 [data-testid="stAppViewContainer"] [data-testid="stCaptionContainer"] { font-size: 1.1rem; }
+[data-testid="stAppViewContainer"] [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p {
+  font-size: 3rem; }
 </style>
 """  # static CSS only: never put user text in here
 

@@ -167,6 +167,7 @@ def test_text_over_the_limit_shows_the_first_256_tokens_and_the_original_count(m
     assert_heatmap_matches(app, analysis)
     warnings = [warning.value for warning in app.warning]
     assert any("300 words" in warning and "first 256" in warning for warning in warnings), warnings
+    assert any("switch on **Auto colour range**" in caption.value for caption in app.caption)  # pale at 0-1
 
 
 def test_all_unknown_words_warn_that_the_prediction_rests_on_the_unknown_token():
