@@ -16,7 +16,9 @@ from tests.e2e.conftest import TEXT_INPUT_SELECTOR
 pytestmark = pytest.mark.browser
 
 MAIN_TEXT_INPUT = f"[data-testid=stMain] {TEXT_INPUT_SELECTOR}"
-PROBABILITY_METRIC = "[data-testid=stMetric]:has-text('Probability positive') [data-testid=stMetricValue]"
+# The probability metric (labelled "P(positive)"; matched loosely so a relabel does not break the test).
+PROBABILITY_METRIC = ("[data-testid=stMetric]:has([data-testid=stMetricLabel]:has-text('positive')) "
+                      "[data-testid=stMetricValue]")
 # A repeated word ("the" ×2, "was" ×2) must still get one column per position.
 EDITED_SENTENCE = "the plot was dull and the acting was wooden"
 
@@ -59,7 +61,8 @@ def test_typing_a_sentence_and_pressing_enter_updates_prediction_and_heatmap(app
 
     assert_heatmap_is_the_analysis(heatmap, expected)
     page = app_page.page
-    assert page.locator(PROBABILITY_METRIC).inner_text() == f"{expected.probability:.3f}"
+    assert page.locator(PROBABILITY_METRIC).first.inner_text() == f"{expected.probability:.3f}"
+    assert page.locator("[data-testid=stMetricValue]", has_text=f"{expected.logit:+.3f}").count() == 1
     verdict = "positive" if expected.label == "positive" else "negative"
     assert page.get_by_text(verdict, exact=False).first.is_visible()
     assert parse_qs(urlparse(page.url).query)["text"] == [EDITED_SENTENCE]  # the URL is shareable
@@ -74,7 +77,7 @@ def test_a_shared_url_reproduces_the_view_in_a_fresh_browser_context(new_app_pag
     author.wait_for_heatmap()
     submit(author, EDITED_SENTENCE)
     original = author.wait_for_heatmap(expected.n_tokens)
-    original_probability = author.page.locator(PROBABILITY_METRIC).inner_text()
+    original_probability = author.page.locator(PROBABILITY_METRIC).first.inner_text()
     shared_url = author.page.url
 
     reader = new_app_page()  # new context: no cookies, no session state, only the URL
@@ -84,7 +87,7 @@ def test_a_shared_url_reproduces_the_view_in_a_fresh_browser_context(new_app_pag
     assert reader.page.locator(MAIN_TEXT_INPUT).first.input_value() == EDITED_SENTENCE
     assert reproduced["ticktext"] == original["ticktext"]
     assert reproduced["z"] == original["z"]
-    assert reader.page.locator(PROBABILITY_METRIC).inner_text() == original_probability
+    assert reader.page.locator(PROBABILITY_METRIC).first.inner_text() == original_probability
     assert reader.exceptions() == []
 
 
