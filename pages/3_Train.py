@@ -17,10 +17,12 @@ from attnviz.errors import AttnvizError
 JOB_STATE = "train_job"           # the TrainingJob of this session (survives page switches)
 POLL_SECONDS = 1.0                # how often the progress fragment re-draws while training runs
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"filename": "attnviz-training"}}
-EMBEDDING_CHOICES = [4, 8, 16, 32, 64, 128]
-BATCH_SIZE_CHOICES = [8, 16, 32, 64, 128, 256, 512]
-LEARNING_RATE_CHOICES = [0.0001, 0.0003, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05]
 DEFAULTS = train.default_config("en")
+# The defaults are always offered, even if the tuned defaults change (select_slider needs them in its options).
+EMBEDDING_CHOICES = sorted({4, 8, 16, 32, 64, 128, DEFAULTS.model.embedding_dim})
+BATCH_SIZE_CHOICES = sorted({8, 16, 32, 64, 128, 256, 512, DEFAULTS.batch_size})
+LEARNING_RATE_CHOICES = sorted({0.0001, 0.0003, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, DEFAULTS.learning_rate})
+DEFAULT_EPOCHS = min(10, train.BROWSER_EPOCHS[1])  # early stopping usually ends sooner
 
 UPLOAD_RULES = f"""
 - A **CSV** file (comma, semicolon or tab separated), UTF-8 preferred, at most
@@ -163,7 +165,7 @@ def choose_settings() -> dict:
         embedding_dim = st.select_slider("Embedding width d", EMBEDDING_CHOICES, value=DEFAULTS.model.embedding_dim,
                                          key="train_embedding_dim", help="Numbers per word vector x_i.")
     with middle:
-        epochs = st.slider("Epochs (at most)", train.BROWSER_EPOCHS[0], train.BROWSER_EPOCHS[1], 10,
+        epochs = st.slider("Epochs (at most)", train.BROWSER_EPOCHS[0], train.BROWSER_EPOCHS[1], DEFAULT_EPOCHS,
                            key="train_epochs", help=f"Training also stops when the validation loss has not improved "
                                                     f"for {DEFAULTS.patience} epochs (early stopping).")
         batch_size = st.select_slider("Batch size", BATCH_SIZE_CHOICES, value=DEFAULTS.batch_size,

@@ -19,8 +19,6 @@ from tests.conftest import APP_TEST_TIMEOUT
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "3_Train.py")
 TRAINING_TIMEOUT = 240  # seconds for a tiny run on a busy 2-core machine
 
-pytestmark = pytest.mark.slow
-
 
 def tiny_csv(rows_per_class: int = 30) -> bytes:
     """Separable toy reviews: 'wonderful/lovely' positive, 'dreadful/boring' negative."""
@@ -80,6 +78,7 @@ def test_page_renders_with_bounded_settings(user_models):
     assert at.button(key="train_start").disabled  # no name yet
 
 
+@pytest.mark.slow
 def test_tiny_upload_trains_a_loadable_model(user_models, shipped_models_unchanged):
     at = upload(fresh_page(), tiny_csv())
     assert any("60 usable rows" in message.value for message in at.success)
@@ -177,6 +176,7 @@ def test_second_training_gets_a_busy_message(user_models):
             train.TRAINING_LOCK.release()
 
 
+@pytest.mark.slow
 def test_stop_button_ends_training_early_and_saves(user_models, shipped_models_unchanged):
     at = upload(fresh_page(), tiny_csv(300))
     at = fill_tiny_settings(at, "stopped", epochs=30)
