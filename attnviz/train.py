@@ -267,10 +267,15 @@ BROWSER_EMBEDDING_DIM = (4, 128)
 BROWSER_EPOCHS = (1, 30)
 BROWSER_BATCH_SIZE = (8, 512)
 BROWSER_LEARNING_RATE = (1e-4, 5e-2)
+MAX_USER_MODELS = 50  # each model is a few MB; the browser must not be able to fill the disk
 
 
 class TrainingBusyError(AttnvizError, RuntimeError):
     """Another training is running in this server process (one at a time, never queued)."""
+
+
+class TooManyUserModelsError(AttnvizError, RuntimeError):
+    """The user-model folder already holds ``MAX_USER_MODELS`` models."""
 
 
 BUSY_MESSAGE = ("Another model is being trained on this server right now, and only one training runs at a time. "
@@ -301,7 +306,11 @@ def user_model_directory_for(name: str) -> Path:
     from attnviz import uploads
     from attnviz.model import BUNDLED_MODELS_DIRECTORY, bundled_model_names, user_model_names, user_models_directory
 
-    uploads.validate_model_name(name, existing_names=user_model_names(), bundled_names=bundled_model_names())
+    existing = user_model_names()
+    uploads.validate_model_name(name, existing_names=existing, bundled_names=bundled_model_names())
+    if len(existing) >= MAX_USER_MODELS:
+        raise TooManyUserModelsError(f"This server already keeps {len(existing)} trained models, the most it "
+                                     "allows. Ask whoever runs it to delete some from the user-model folder.")
     root = user_models_directory()
     bundled_root = BUNDLED_MODELS_DIRECTORY.resolve()
     resolved_root = root.resolve()

@@ -222,3 +222,16 @@ def test_browser_config_bounds():
     config = train.browser_training_config(vocabulary_size=1000, embedding_dim=8, epochs=3, batch_size=16,
                                            learning_rate=0.01, language="zh")
     assert config.model.language == "zh" and config.epochs == 3
+
+
+def test_number_of_user_models_is_limited(user_models, monkeypatch):
+    monkeypatch.setattr(train, "MAX_USER_MODELS", 2)
+    for name in ("first", "second"):
+        (user_models / name).mkdir(parents=True)
+        (user_models / name / "model.keras").write_bytes(b"placeholder")
+    with pytest.raises(train.TooManyUserModelsError, match="already keeps 2 trained models"):
+        train.user_model_directory_for("third")
+    at = fresh_page()
+    at.text_input(key="train_name").set_value("third").run()
+    assert any("already keeps 2 trained models" in error.value for error in at.error)
+    assert at.button(key="train_start").disabled
