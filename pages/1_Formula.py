@@ -9,6 +9,8 @@ URL parameters (besides the shared ``text``, ``model`` and ``classroom``): ``ste
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from attnviz import figures, ui, walkthrough
@@ -391,9 +393,12 @@ try:
         renderers[number]()
     render_what_if()
     st.divider()
+    # A callable: the Markdown is built only when someone clicks, not on every rerun.
     st.download_button("⬇️ Download the worked calculation (Markdown + LaTeX)",
-                       data=walkthrough.markdown_export(analysis, i, j, scale=float(st.session_state[SCALE_STATE]),
-                                                        digits=digits),
-                       file_name="attnviz-formula.md", mime="text/markdown", key="formula_download")
+                       data=functools.partial(walkthrough.markdown_export, analysis, i, j,
+                                              scale=float(st.session_state[SCALE_STATE]), digits=digits),
+                       file_name="attnviz-formula.md", mime="text/markdown", key="formula_download",
+                       on_click="ignore")
+    st.caption("To share this view, copy the address bar: it holds the sentence, the step, the cell and the scale.")
 except (AttnvizError, ValueError) as error:
     ui.show_error(error)
