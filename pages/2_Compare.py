@@ -23,6 +23,7 @@ QUICK_EDIT_WORD = "compare_quick_word"
 QUICK_EDIT_REPLACEMENT = "compare_quick_replacement"
 QUICK_EDIT_TARGET = "compare_quick_target"
 BATCH_RESULT_STATE = "compare_batch_result"
+MAX_INPUT_CHARACTERS = 20_000                # per text box; the model reads at most 256 tokens anyway
 MAX_URL_TOTAL_CHARACTERS = 4 * ui.MAX_URL_TEXT_CHARACTERS
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"filename": "attnviz-compare"}}
 
@@ -38,7 +39,8 @@ def adopt_url_texts() -> None:
     """A new ``?text=...&text=...`` (first visit or a shared link) replaces the inputs."""
     url_texts = st.query_params.get_all(ui.TEXT_PARAMETER)
     if url_texts and url_texts != st.session_state.get(URL_SEEN_STATE):
-        texts = [text for text in url_texts[:compare.MAX_INPUTS]]
+        # Clip to what the text boxes accept: a hand-made URL must not break the widgets.
+        texts = [text[:MAX_INPUT_CHARACTERS] for text in url_texts[:compare.MAX_INPUTS]]
         if len(texts) == 1:  # e.g. a link from the Explore page: compare the sentence with a variant
             texts.append(compare.opposite_variant(texts[0]))
         st.session_state[TEXTS_STATE] = texts
@@ -82,11 +84,19 @@ def remove_input(index: int) -> None:
         st.session_state[TEXTS_STATE] = texts
 
 
-def apply_quick_edit(kind: str, source_text: str, replacement: str = "") -> None:
-    """Callback of the quick-edit buttons: write the edited source text into the target input."""
+def apply_quick_edit(kind: str, suggestion: str = "") -> None:
+    """Callback of the quick-edit buttons: write the edited source text into the target input.
+
+    Everything is read from widget state at click time (not from arguments captured in the previous run), so
+    a word typed just before the click is used.
+    """
     names = compare.input_names(len(st.session_state[TEXTS_STATE]))
+    source_index = names.index(st.session_state.get(QUICK_EDIT_SOURCE, names[0]))
+    source_text = st.session_state.get(INPUT_WIDGET.format(index=source_index),
+                                       st.session_state[TEXTS_STATE][source_index])
     target = names.index(st.session_state.get(QUICK_EDIT_TARGET, names[1]))
     position = st.session_state.get(QUICK_EDIT_WORD, 0)
+    replacement = st.session_state.get(QUICK_EDIT_REPLACEMENT, "").strip() or suggestion
     try:
         if kind == "remove":
             edited = compare.remove_word(source_text, position)
@@ -119,8 +129,8 @@ def format_correlation(value: float) -> str:
 ui.page_setup("Compare", icon="⚖️")
 font_size = ui.figure_font_size()
 st.title("Compare sentences")
-st.caption("Change one word and watch what happens. Each column is one sentence read by the same model; the "
-           "inputs are saved in the page address, so you can share the comparison.")
+st.caption("Change one word and watch what happens. Each column is one sentence read by the selected model; "
+           "the inputs are saved in the page address, so you can share the comparison.")
 
 model_name = ui.current_model_name()
 if model_name is None:
@@ -142,7 +152,7 @@ for index, (column, name) in enumerate(zip(input_columns, names)):
     st.session_state[widget_key] = texts[index]  # re-seed: widget state does not survive page switches
     with column:
         column.text_input(f"Input {name}", key=widget_key, on_change=copy_widget_to_texts, args=(index,),
-                          max_chars=20000)
+                          max_chars=MAX_INPUT_CHARACTERS)
         if len(texts) > 2:
             column.button(f"Remove {name}", key=f"compare_remove_{index}", on_click=remove_input, args=(index,))
 st.button("Add an input", icon=":material/add:", on_click=add_input, disabled=len(texts) >= compare.MAX_INPUTS,
@@ -186,14 +196,14 @@ with st.expander("Quick edits: make one input from another", expanded=not ui.is_
                                    help="Leave empty to use the suggested opposite, when there is one.")
         button_columns = st.columns(3)
         button_columns[0].button("Remove the word", key="compare_quick_remove", on_click=apply_quick_edit,
-                                 args=("remove", source_text), width="stretch")
+                                 args=("remove",), width="stretch")
         typed_replacement = st.session_state.get(QUICK_EDIT_REPLACEMENT, "").strip()
         button_columns[1].button("Replace the word", key="compare_quick_replace", on_click=apply_quick_edit,
-                                 args=("replace", source_text, typed_replacement or suggestion),
+                                 args=("replace", suggestion),
                                  disabled=not (typed_replacement or suggestion),
                                  width="stretch")
         button_columns[2].button('Negate ("not")', key="compare_quick_negate", on_click=apply_quick_edit,
-                                 args=("negate", source_text), width="stretch")
+                                 args=("negate",), width="stretch")
         if not (typed_replacement or suggestion):
             st.caption("Type a replacement word to enable “Replace the word”.")
     else:
