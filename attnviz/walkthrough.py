@@ -409,6 +409,22 @@ def proof_rows(analysis: Analysis, threshold: float = PROOF_THRESHOLD) -> list[P
             for name, value in differences.items()]
 
 
+@dataclass(frozen=True)
+class ProofVerdict:
+    passed: bool                  # every row passed
+    largest_difference: float     # the worst max |Keras − NumPy| over all quantities
+    failed_quantities: list[str]
+
+
+def proof_verdict(rows: list[ProofRow]) -> ProofVerdict:
+    """Summarise the proof panel in one pass/fail line."""
+    if not rows:
+        raise ValueError("the proof needs at least one row, got 0")
+    return ProofVerdict(passed=all(row.passed for row in rows),
+                        largest_difference=max(row.max_abs_difference for row in rows),
+                        failed_quantities=[row.quantity for row in rows if not row.passed])
+
+
 def proof_table(rows: list[ProofRow], threshold: float = PROOF_THRESHOLD) -> pd.DataFrame:
     return pd.DataFrame({"quantity": [row.quantity for row in rows],
                          "max |Keras − NumPy|": [row.max_abs_difference for row in rows],
@@ -476,6 +492,11 @@ def what_if(analysis: Analysis, scale: float) -> WhatIf:
 
 
 # ----- tables ----------------------------------------------------------------------------------------------
+
+def unknown_count(analysis: Analysis) -> int:
+    """How many of the n tokens are not in the model's vocabulary."""
+    return int(np.count_nonzero(analysis.oov))
+
 
 def token_table(analysis: Analysis) -> pd.DataFrame:
     """Step 1: position (1-based), token, vocabulary id, known/unknown."""

@@ -180,7 +180,7 @@ def render_step_1() -> None:
     st.code(analysis.text, language=None, wrap_lines=True)
     st.markdown("**After standardisation** (lower case, punctuation and symbols removed), split on spaces:")
     st.code(" ".join(analysis.tokens), language=None, wrap_lines=True)
-    unknown = int(analysis.oov.sum())
+    unknown = walkthrough.unknown_count(analysis)
     st.markdown(f"**{n_tokens} tokens** as the model reads them, **{unknown}** of them unknown to the model:")
     st.dataframe(walkthrough.token_table(analysis), hide_index=True)
 
@@ -331,14 +331,14 @@ def render_step_8() -> None:
     st.dataframe(walkthrough.proof_table(rows), hide_index=True,
                  key="formula_proof_table",
                  column_config={"max |Keras − NumPy|": st.column_config.NumberColumn(format="%.2e")})
-    worst = max(row.max_abs_difference for row in rows)
-    if all(row.passed for row in rows):
+    verdict = walkthrough.proof_verdict(rows)
+    if verdict.passed:
         st.success(f"PASS: every quantity agrees within {walkthrough.PROOF_THRESHOLD:g} "
-                   f"(largest difference {worst:.1e}).", icon="✅")
+                   f"(largest difference {verdict.largest_difference:.1e}).", icon="✅")
     else:
-        failed = ", ".join(row.quantity for row in rows if not row.passed)
+        failed = ui.markdown_safe(", ".join(verdict.failed_quantities))
         st.error(f"FAIL: {failed} differ by more than {walkthrough.PROOF_THRESHOLD:g} "
-                 f"(largest difference {worst:.1e}).", icon="❌")
+                 f"(largest difference {verdict.largest_difference:.1e}).", icon="❌")
 
 
 def render_what_if() -> None:

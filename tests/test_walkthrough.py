@@ -145,6 +145,16 @@ def test_proof_rows_fail_when_the_model_numbers_are_wrong(model):
     rows = {row.quantity: row for row in walkthrough.proof_rows(tampered)}
     assert not rows[walkthrough.PROOF_LABELS["probability"]].passed
     assert rows[walkthrough.PROOF_LABELS["attention"]].passed
+    verdict = walkthrough.proof_verdict(list(rows.values()))
+    assert not verdict.passed
+    assert verdict.failed_quantities == [walkthrough.PROOF_LABELS["probability"]]
+    assert verdict.largest_difference == pytest.approx(1e-3, rel=1e-3)
+    assert walkthrough.proof_verdict(walkthrough.proof_rows(analysis)).passed
+
+
+def test_unknown_count(model):
+    assert walkthrough.unknown_count(model.analyze("the plot was zxqvw and blorptastic")) == 2
+    assert walkthrough.unknown_count(model.analyze(SENTENCES[0])) == 0
 
 
 def test_pooling_equals_received_weighted_sum_of_embeddings(analysis):
