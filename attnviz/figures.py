@@ -316,7 +316,7 @@ def calibration_figure(calibration: dict, *, font_size: int = 13) -> go.Figure:
         secondary_y=False)
     figure.update_xaxes(title_text="predicted P(positive)", range=[0, 1])
     figure.update_yaxes(title_text="fraction really positive", range=[0, 1], secondary_y=False)
-    figure.update_yaxes(title_text="texts", secondary_y=True, showgrid=False)
+    figure.update_yaxes(title_text="texts", secondary_y=True, showgrid=False, rangemode="tozero", tickformat=",d")
     figure.update_layout(height=380, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                          legend={"orientation": "h", "y": -0.25})
     return figure

@@ -82,12 +82,12 @@ def show_quality(card: model_card.ModelCard, metrics: dict, font_size: int) -> N
     columns[0].metric("Test accuracy (metrics.json)", percent(recorded))
     columns[1].metric("Test accuracy (evaluated now)", percent(card.test_accuracy),
                       help="The model re-run on the test split when this page was first opened on the server.")
-    columns[2].metric("Baseline: " + baseline.get("name", "TF-IDF + logistic regression"),
-                      percent(baseline.get("test_accuracy")),
+    columns[2].metric("Baseline (TF-IDF + logistic regression)", percent(baseline.get("test_accuracy")),
                       delta=None if recorded is None or baseline.get("test_accuracy") is None
                       else f"{(recorded - baseline['test_accuracy']) * 100:+.2f} points for attention",
                       delta_color="normal",
-                      help="A classic bag-of-words model on the same split: the bar a neural model should reach.")
+                      help=f"{baseline.get('name', 'A classic bag-of-words model')} on the same split, C chosen on "
+                           "validation: the bar a neural model should reach.")
     if baseline.get("test_accuracy") is None:
         st.caption("This model's metrics.json records no baseline (it was trained without one).")
     if recorded is not None and abs(recorded - card.test_accuracy) > ACCURACY_TOLERANCE:
@@ -124,7 +124,8 @@ def show_wrong_examples(card: model_card.ModelCard, model_name: str) -> None:
     if not card.wrong_examples:
         st.info("The model classifies every test sentence correctly.")
         return
-    st.caption("Each link opens the sentence on the Explore page, where you can see which words misled it.")
+    st.caption("Each link opens the sentence on the Explore page (in a new tab), where you can see which words "
+               "misled the model.")
     lines = []
     for example in card.wrong_examples:
         truth = model_card.CLASS_NAMES[example["label"]]
@@ -145,11 +146,14 @@ def main() -> None:
         model = ui.get_model(model_name)
         if hasattr(model, "models_by_language"):  # "auto" routes each text to a bundled model: describe one
             languages = list(model.languages)
-            st.info("The automatic choice sends each sentence to the bundled model of its script. "
-                    "This card describes one of them at a time.")
-            model_name = st.radio("Bundled model", languages, horizontal=True, key="card_language",
-                                  index=languages.index(model.default_language)
-                                  if model.default_language in languages else 0)
+            if len(languages) > 1:
+                st.info("The automatic choice sends each sentence to the bundled model of its script. "
+                        "This card describes one of them at a time.")
+                model_name = st.radio("Bundled model", languages, horizontal=True, key="card_language",
+                                      index=languages.index(model.default_language)
+                                      if model.default_language in languages else 0)
+            else:
+                model_name = model.default_language
             model = ui.get_model(model_name)
         card = cached_card(model_name)
     except AttnvizError as error:
