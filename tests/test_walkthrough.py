@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as strategies
+from hypothesis.extra import numpy as numpy_strategies
 
 from attnviz import formula, walkthrough
 
@@ -273,3 +276,25 @@ def test_markdown_export_truncates_long_sentences(model):
     assert f"first 5 of {analysis.n_tokens} tokens" in exported
     assert len(exported) < 40_000
     assert math.isfinite(analysis.probability)
+
+
+@settings(max_examples=60, deadline=None)
+@given(numpy_strategies.arrays(np.float64, numpy_strategies.array_shapes(min_dims=2, max_dims=2, min_side=1,
+                                                                         max_side=9),
+                               elements=strategies.floats(-50, 50)),
+       strategies.data())
+def test_worked_examples_on_arbitrary_embeddings(embeddings, data):
+    """Any (n, d) embeddings: the worked sum is the dot product and the worked softmax is a finite distribution
+    equal to formula.compute_steps, even with large scores (exp overflow is avoided)."""
+    n = embeddings.shape[0]
+    i = data.draw(strategies.integers(0, n - 1))
+    j = data.draw(strategies.integers(0, n - 1))
+    worked = walkthrough.worked_score(embeddings, i, j)
+    assert worked.total == pytest.approx(float(embeddings[i] @ embeddings[j]), rel=1e-9, abs=1e-9)
+    scores = formula.dot_product_scores(embeddings)
+    softmax = walkthrough.worked_softmax(scores, i, j)
+    assert np.all(np.isfinite(softmax.weights))
+    assert softmax.weights.sum() == pytest.approx(1.0)
+    steps = formula.compute_steps(embeddings, np.ones(embeddings.shape[1]), 0.0)
+    np.testing.assert_allclose(softmax.weights, steps.attention[i], atol=1e-12)
+    assert "\\dots" in worked.latex(multiline=True) or embeddings.shape[1] <= walkthrough.LEADING_TERMS + 1
