@@ -17,6 +17,8 @@ from attnviz.model import BUNDLED_MODELS_DIRECTORY
 from tests.conftest import APP_TEST_TIMEOUT
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "3_Train.py")
+MODEL_CARD_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "4_Model_card.py")
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TRAINING_TIMEOUT = 240  # seconds for a tiny run on a busy 2-core machine
 
 
@@ -119,6 +121,17 @@ def test_tiny_upload_trains_a_loadable_model(user_models, shipped_models_unchang
     assert analysis.contributions.sum() + analysis.bias == pytest.approx(analysis.logit, abs=1e-4)
     assert 0.0 < analysis.probability < 1.0
     assert metrics["card"]["split_sizes"] == {key: metrics["split"][key] for key in ("train", "validation", "test")}
+
+    # Its model card (stored in metrics.json: the uploaded file is not kept) opens and agrees with the report.
+    card = AppTest.from_file(MODEL_CARD_PAGE, default_timeout=APP_TEST_TIMEOUT)
+    card.query_params["model"] = "tiny-upload"
+    card.run()
+    assert not card.exception and not card.warning
+    shown = {metric.label: metric.value for metric in card.metric}
+    assert shown["Test accuracy (metrics.json)"] == shown["Test accuracy (evaluated now)"] == \
+        f"{metrics['test_accuracy']:.2%}"
+    assert shown["Texts"] == "60"
+    assert any("tiny.csv" in block.value.replace("\\", "") for block in card.markdown)
 
 
 def test_bad_upload_shows_a_message_and_blocks_training(user_models):
@@ -235,3 +248,10 @@ def test_number_of_user_models_is_limited(user_models, monkeypatch):
     at.text_input(key="train_name").set_value("third").run()
     assert any("already keeps 2 trained models" in error.value for error in at.error)
     assert at.button(key="train_start").disabled
+
+
+def test_train_page_is_reachable_from_the_app(user_models):
+    at = AppTest.from_file(APP, default_timeout=APP_TEST_TIMEOUT).run()
+    at.switch_page("pages/3_Train.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Train your own attention model"
