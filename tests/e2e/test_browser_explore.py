@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import TEXT_INPUT_SELECTOR
+from tests.e2e.conftest import REPOSITORY_ROOT, TEXT_INPUT_SELECTOR
 
 pytestmark = pytest.mark.browser
 
@@ -127,3 +127,28 @@ def test_long_text_is_truncated_with_a_warning_and_the_count(app_page, model):
     warning = app_page.page.get_by_text(f"This text has {len(words)} words", exact=False).first
     assert warning.is_visible()
     assert app_page.exceptions() == []
+
+
+CHINESE_SENTENCE = "这部电影太好看了"
+CHINESE_MODEL = REPOSITORY_ROOT / "models" / "zh" / "model.keras"
+
+
+@pytest.mark.skipif(not CHINESE_MODEL.is_file(), reason="models/zh is not there yet (the Chinese model is trained "
+                                                        "separately); only its absence skips this test")
+@pytest.mark.parametrize("query", ["", "?model=zh"], ids=["default-choice", "model-zh"])
+def test_a_chinese_sentence_renders(app_page, artifacts_directory, query):
+    import attnviz
+
+    expected = attnviz.load_model("zh").analyze(CHINESE_SENTENCE)
+    assert expected.n_tokens > 1
+    app_page.goto("/" + query)
+    app_page.wait_for_heatmap()
+    if app_page.heatmaps()[0]["rows"] == expected.n_tokens:  # make sure the wait below sees a change
+        submit(app_page, EDITED_SENTENCE)
+        app_page.wait_for_heatmap(len(EDITED_SENTENCE.split()))
+    submit(app_page, CHINESE_SENTENCE)
+    heatmap = app_page.wait_for_heatmap(expected.n_tokens)
+    assert_heatmap_is_the_analysis(heatmap, expected)
+    assert any("\u4e00" <= character <= "\u9fff" for character in "".join(heatmap["ticktext"]))
+    assert app_page.exceptions() == []
+    app_page.screenshot(artifacts_directory, f"explore-chinese{query.replace('?', '-').replace('=', '-')}")
