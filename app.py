@@ -23,7 +23,7 @@ IMAGE_FORMAT_WIDGET = "explore_image_format"
 RANGE_PARAMETER, IMAGE_PARAMETER = "range", "image"
 IMAGE_FORMATS = {"PNG": "png", "SVG": "svg"}
 FORMULA_PAGE = "pages/1_Formula.py"
-FAINT_WEIGHT = 0.25  # below this largest weight, the 0-1 colour bar makes the heatmap look blank
+FAINT_WEIGHT = 0.1  # below this largest weight, the 0-1 colour bar makes the heatmap look blank
 MAX_TEXT_CHARACTERS = 20_000  # far more than 256 tokens; bounds the work one request can cause
 
 ui.page_setup("Explore", icon="🔎")
