@@ -322,7 +322,7 @@ def occlusion_table(model, analysis: Analysis, max_tokens: int = OCCLUSION_MAX_T
     readable = [position for position, edited_text in enumerate(edited) if span_count(edited_text) > 0]
     probability_without = np.full(analysis.n_tokens, np.nan)                      # (n,)
     if readable:
-        results = model.analyze_many([edited[position] for position in readable])
+        results = model.analyze_many([edited[position] for position in readable], cache=False)
         probability_without[readable] = [result.probability for result in results]
     return pd.DataFrame({
         "position": np.arange(1, analysis.n_tokens + 1),
@@ -469,11 +469,11 @@ def predict_batch(model, texts: Sequence[str], labels: Sequence[int | None] | No
         chunk = list(range(start, min(start + batch_size, total)))
         try:
             readable = chunk
-            analyses = model.analyze_many([texts[index] for index in chunk], batch_size=batch_size)
+            analyses = model.analyze_many([texts[index] for index in chunk], batch_size=batch_size, cache=False)
         except EmptyInputError:
             # One unreadable row must not stop the batch: find the unreadable rows and run the others.
             readable = [index for index in chunk if model.tokenize(texts[index])[0]]
-            analyses = model.analyze_many([texts[index] for index in readable], batch_size=batch_size) \
+            analyses = model.analyze_many([texts[index] for index in readable], batch_size=batch_size, cache=False) \
                 if readable else []
             for index in sorted(set(chunk) - set(readable)):
                 columns["note"][index] = "no readable words"

@@ -185,15 +185,19 @@ class AttentionModel:
         (result,) = self.analyze_many([text])
         return result
 
-    def analyze_many(self, texts: Iterable[str], batch_size: int = 64) -> list[Analysis]:
+    def analyze_many(self, texts: Iterable[str], batch_size: int = 64, cache: bool = True) -> list[Analysis]:
         """Analyse many texts with batched model calls (padded batches; padding is masked).
 
+        ``cache=False`` keeps the results out of the shared cache: a batch of thousands of texts would
+        otherwise push every interactive sentence out of it and hold ~1 MB per long text.
         Raises ``EmptyInputError`` naming the first text without tokens.
         """
         texts = list(texts)
         results: list[Analysis] = []
         for start in range(0, len(texts), batch_size):
             results.extend(self._analyze_batch(texts[start:start + batch_size]))
+        if not cache:
+            return results
         with self._cache_lock:
             for text, result in zip(texts, results):
                 self._cache[text] = result
@@ -398,7 +402,7 @@ class AutoModel:
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         return self.model_for(text).analyze(text)
 
-    def analyze_many(self, texts: Iterable[str], batch_size: int = 64) -> list[Analysis]:
+    def analyze_many(self, texts: Iterable[str], batch_size: int = 64, cache: bool = True) -> list[Analysis]:
         """Analyse many texts, each with the model of its script; results keep the input order."""
         texts = list(texts)
         positions_by_language: dict[str, list[int]] = {}
@@ -406,7 +410,8 @@ class AutoModel:
             positions_by_language.setdefault(self.language_of(text), []).append(position)
         results: list[Analysis | None] = [None] * len(texts)
         for language, positions in positions_by_language.items():
-            analyses = load_model(language).analyze_many([texts[p] for p in positions], batch_size=batch_size)
+            analyses = load_model(language).analyze_many([texts[p] for p in positions], batch_size=batch_size,
+                                                           cache=cache)
             for position, analysis in zip(positions, analyses):
                 results[position] = analysis
         return results  # type: ignore[return-value]  # every position was filled above

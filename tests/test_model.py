@@ -201,3 +201,13 @@ def test_shipped_model_metrics_record_provenance(model):
     for key in ("test_accuracy", "baseline", "curves", "corpus_checksum", "config", "versions", "date"):
         assert key in metrics
     assert metrics["config"]["embedding_dim"] == model.analyze("good").embeddings.shape[1]
+
+
+def test_analyze_many_without_cache_leaves_the_shared_cache_alone(model):
+    model.clear_cache()
+    texts = [f"a film number {k}" for k in range(20)]
+    uncached = model.analyze_many(texts, cache=False)
+    assert len(model._cache) == 0
+    cached = model.analyze_many(texts)
+    assert len(model._cache) == 20
+    assert [a.probability for a in uncached] == pytest.approx([a.probability for a in cached], abs=1e-7)
