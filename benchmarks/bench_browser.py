@@ -18,6 +18,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -96,7 +97,7 @@ def measure_page_switches(page, base_url: str) -> dict:
                 failures.append(f"{href}: {type(error).__name__}")
                 continue
             elapsed = time.perf_counter() - started
-            name = href.rstrip("/").rsplit("/", 1)[-1] or "Explore"
+            name = urlparse(href).path.strip("/") or "Explore"
             if name not in first_visit:
                 first_visit[name] = round(elapsed, 3)
             else:
