@@ -223,3 +223,19 @@ def test_downloads_carry_the_same_numbers_as_analyze(model, monkeypatch):
     np.testing.assert_array_equal(np.array(document["attention"]), analysis.attention)
     names = {button.label: button.proto for button in app.get("download_button")}
     assert names  # file names are checked through export.file_stem in the query-parameter test
+
+
+def test_sentence_and_classroom_mode_are_shared_with_the_formula_page():
+    app = run_app()
+    app.text_input(key=TEXT_WIDGET).set_value("a boring mess").run()
+    app.toggle(key="_sidebar_classroom_toggle").set_value(True).run()
+    app.switch_page("pages/1_Formula.py").run()
+    no_exception(app)
+    assert app.text_area[0].value == "a boring mess"
+    assert app.toggle(key="_sidebar_classroom_toggle").value is True
+    app.text_area[0].set_value("what a lovely film").run()
+    app.switch_page("app.py").run()
+    no_exception(app)
+    assert app.text_input(key=TEXT_WIDGET).value == "what a lovely film"  # edited elsewhere, shown here
+    assert app.toggle(key="_sidebar_classroom_toggle").value is True
+    assert app.query_params["text"] == "what a lovely film"
