@@ -50,6 +50,24 @@ PRESETS: tuple[Preset, ...] = (
     # "not"s contribute only ≈ −0.4 each.
     Preset("One the model gets wrong", "it is not funny and not smart", NEGATIVE,
            note="The model says positive: it counts 'funny' and 'smart' and nearly ignores both 'not's."),
+    # ----- Chinese (models/zh: product, hotel and book reviews; one token per character). Numbers are from the
+    # zh model trained on 2026-12-04 (test accuracy ≈ 0.82).
+    # Model: P(positive) ≈ 0.95, logit ≈ +3. 净 (clean), 好 (good) carry it; no single character dominates.
+    Preset("中文：好评", "服务态度很好，房间也很干净，下次还会再来。", POSITIVE, language="zh",
+           note="Chinese: 'Friendly service, clean room, will come again.' Each character is one token, so the "
+                "matrix has one row and one column per character."),
+    # Model: P(positive) ≈ 0.001, logit ≈ −6.7. 失 (of 失望, disappointed) ≈ −3.7 and 差 (poor) ≈ −2.
+    Preset("中文：差评", "质量太差了，非常失望，千万别买。", NEGATIVE, language="zh",
+           note="Chinese: 'Terrible quality, very disappointed, don't buy it.' The characters of 失望 "
+                "(disappointed) and 差 (poor) push hardest towards negative."),
+    # Model: P(positive) ≈ 1.0, logit ≈ +10. 错 (wrong) ≈ +5.5 each, 不 (not) ≈ −1 each.
+    Preset("中文：不错", "不错不错，物流很快，下次还来。", POSITIVE, language="zh",
+           note="不错 ('not wrong') means 'good'. The model reads characters one by one, so it has learned that "
+                "错 ('wrong') is a very positive character: it almost always appears in 不错."),
+    # Model: P(positive) ≈ 0.33 (negative, wrong): 太 (too) ≈ −1.4 outweighs 好 (good) ≈ +0.8.
+    Preset("中文：模型判错", "这部电影太好看了", POSITIVE, language="zh",
+           note="'This film is so good!' The model says negative: in its training reviews 太 ('too') "
+                "mostly appears in complaints such as 太差了 ('too poor'), and there are no film reviews."),
 )
 
 
