@@ -68,8 +68,12 @@ if not classroom:
 st.text_input("Your sentence (press Enter to update)", key=TEXT_WIDGET, max_chars=MAX_TEXT_CHARACTERS,
               placeholder="Type a sentence, e.g. not bad at all")
 st.pills("Or try one of these", [preset.name for preset in menu], key=PRESET_WIDGET, on_change=use_chosen_preset)
+# Conditional messages go into containers that always exist, so the elements below keep their positions
+# between reruns and the browser updates the charts in place instead of rebuilding them.
+preset_note_area = st.container()
 if current_preset is not None and current_preset.note and not classroom:
-    st.caption(ui.markdown_safe(current_preset.note))
+    preset_note_area.caption(ui.markdown_safe(current_preset.note))
+notice_area = st.container()
 
 text = st.session_state[TEXT_WIDGET]
 ui.set_shared_text(text)
@@ -88,20 +92,21 @@ ui.write_url_value(IMAGE_PARAMETER, "svg" if image_format == "svg" else None)
 try:
     analysis = ui.analyze(text, model_name)
 except Exception as error:  # AttnvizError: a friendly message; anything else: a generic one, never a traceback
-    ui.show_error(error)
+    with notice_area:
+        ui.show_error(error)
     st.stop()
 
 if analysis.truncated:
-    st.warning(f"This text has {analysis.n_input_tokens} words; the model reads only the first "
-               f"{analysis.n_tokens}. Everything below is about those {analysis.n_tokens} words.",
-               icon=":material/content_cut:")
+    notice_area.warning(f"This text has {analysis.n_input_tokens} words; the model reads only the first "
+                        f"{analysis.n_tokens}. Everything below is about those {analysis.n_tokens} words.",
+                        icon=":material/content_cut:")
 if analysis.all_unknown:
-    st.warning("The model knows none of these words. Every word becomes the same 'unknown word' token, so the "
-               "prediction below says nothing about your sentence: it is the model's guess for unknown words.",
-               icon=":material/help:")
+    notice_area.warning("The model knows none of these words. Every word becomes the same 'unknown word' token, "
+                        "so the prediction below says nothing about your sentence: it is the model's guess for "
+                        "unknown words.", icon=":material/help:")
 elif analysis.oov.any():
-    st.caption(f"{int(analysis.oov.sum())} of {analysis.n_tokens} words are unknown to the model (marked ⁽?⁾ and "
-               "outlined in orange): they all share one 'unknown word' token.")
+    notice_area.caption(f"{int(analysis.oov.sum())} of {analysis.n_tokens} words are unknown to the model (marked "
+                        "⁽?⁾ and outlined in orange): they all share one 'unknown word' token.")
 
 file_stem = export.file_stem(analysis)
 chart_config = figures.image_export_config(file_stem, image_format)
