@@ -29,6 +29,7 @@ from browser_common import (  # after the sys.path tweak: the sibling module
     EXCEPTION_SELECTOR,
     HEATMAP_HAS_SIZE_JS,
     HEATMAP_SIZE_JS,
+    LOG_DIRECTORY,
     RESULTS_DIRECTORY,
     RUN_FINISHED_JS,
     TEXT_INPUT_SELECTOR,
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"benchmark": "browser", "machine": machine_description()}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
-        server = start_server(RESULTS_DIRECTORY / "bench_browser-streamlit.log")
+        server = start_server(LOG_DIRECTORY / "bench_browser-streamlit.log")
         try:
             page, result["cold_start"] = measure_cold_start(browser, server)
             result["edits"] = measure_edits(page, arguments.edits)

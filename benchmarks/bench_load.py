@@ -31,6 +31,7 @@ from browser_common import (  # after the sys.path tweak: the sibling module
     EXCEPTION_SELECTOR,
     HEATMAP_HAS_SIZE_JS,
     HEATMAP_SIZE_JS,
+    LOG_DIRECTORY,
     RESULTS_DIRECTORY,
     TEXT_INPUT_SELECTOR,
     machine_cpu_times,
@@ -128,7 +129,7 @@ async def run_load(sessions: int, duration: float, think_seconds: float, max_edi
     errors: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
-        server = start_server(RESULTS_DIRECTORY / f"bench_load-{sessions}-streamlit.log")
+        server = start_server(LOG_DIRECTORY / f"bench_load-{sessions}-streamlit.log")
         try:
             health_seconds = wait_for_health(server)
             rss_idle = process_rss_megabytes(server.process.pid)

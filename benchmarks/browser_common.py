@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIRECTORY = REPOSITORY_ROOT / "benchmarks" / "results"
+RESULTS_DIRECTORY = REPOSITORY_ROOT / "benchmarks" / "results"   # committed JSON results
+LOG_DIRECTORY = REPOSITORY_ROOT / "test-artifacts"                # server logs (gitignored)
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
