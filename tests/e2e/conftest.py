@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -115,7 +114,7 @@ def stop_streamlit(process: subprocess.Popen) -> None:
 
 def require_chromium() -> Path:
     """The Chromium binary, or a skip (locally) / failure (CI=true) that says what is missing."""
-    if CHROMIUM_PATH.exists() or shutil.which(str(CHROMIUM_PATH)):
+    if CHROMIUM_PATH.exists():
         return CHROMIUM_PATH
     reason = (f"{CHROMIUM_PATH} is missing: install Debian's chromium (`apt-get install -y chromium`) to run "
               "the browser end-to-end tests")
