@@ -71,6 +71,18 @@ def markdown_safe(text: str) -> str:
     return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text)).replace("\n", "  \n")
 
 
+def markdown_message(text: str) -> str:
+    """Like ``markdown_safe``, but text between backticks stays a code span, shown verbatim.
+
+    Error messages put commands in backticks (``git checkout -- models/``); escaped outside a code span,
+    the browser's Markdown turns ``--`` into an em dash and the command shown would be wrong.
+    """
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code spans, escape everything
+        return markdown_safe(text)
+    return "".join(f"`{part}`" if index % 2 else markdown_safe(part) for index, part in enumerate(parts))
+
+
 def _adopt_url_value(parameter: str, state_key: str) -> None:
     """Copy a URL parameter into session state when it is new to this session (first load, shared link,
     or a page link that carries query parameters); afterwards session state is the source of truth."""
@@ -210,11 +222,11 @@ def page_setup(title: str, icon: str = "🔎") -> None:
 def show_error(error: BaseException) -> None:
     """Show an error as a friendly message (never a traceback). User text inside messages is escaped."""
     if isinstance(error, EmptyInputError):
-        st.info(markdown_safe(str(error)), icon=":material/edit_note:")
+        st.info(markdown_message(str(error)), icon=":material/edit_note:")
     elif isinstance(error, DataUnavailableError):
-        st.warning(markdown_safe(str(error)), icon=":material/cloud_off:")
+        st.warning(markdown_message(str(error)), icon=":material/cloud_off:")
     elif isinstance(error, ModelLoadError | AttnvizError):
-        st.error(markdown_safe(str(error)), icon=":material/error:")
+        st.error(markdown_message(str(error)), icon=":material/error:")
     else:
         st.error("Something unexpected went wrong while analysing this text. Try another sentence, or reload "
                  f"the page. ({markdown_safe(type(error).__name__)})", icon=":material/error:")

@@ -173,3 +173,14 @@ def test_streamlit_config_keeps_its_production_defaults():
     assert config["server"]["maxUploadSize"] <= 10  # MB
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"].get("enableCORS", True) is True
+
+
+# ----- how error messages are displayed ----------------------------------------------------------------
+def test_error_messages_keep_commands_verbatim_and_escape_everything_else():
+    from attnviz.ui import markdown_message
+
+    shown = markdown_message("Restore <b>it</b> with `git checkout -- models/` or run `python -m attnviz train`.")
+    assert "`git checkout -- models/`" in shown  # a code span: no "--" → "—", no backslashes
+    assert "`python -m attnviz train`" in shown
+    assert "\\<b\\>" in shown  # HTML outside the code spans is escaped
+    assert markdown_message("an unpaired ` backtick <i>") == "an unpaired \\` backtick \\<i\\>"

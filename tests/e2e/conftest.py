@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -147,14 +148,29 @@ def browser():
             chromium.close()
 
 
+BROKEN_USER_MODEL = "broken-copy"  # a user model whose model.keras is garbage (see app_server)
+
+
 @pytest.fixture(scope="session")
-def app_server(browser, artifacts_directory):
+def user_models_directory(tmp_path_factory) -> Path:
+    """The server's ATTNVIZ_USER_MODELS_DIR: empty except for one corrupted copy of the shipped model,
+    so a test can open ``?model=broken-copy`` and see the "model could not be loaded" page."""
+    directory = tmp_path_factory.mktemp("user_models")
+    broken = directory / BROKEN_USER_MODEL
+    shutil.copytree(REPOSITORY_ROOT / "models" / "en", broken)
+    (broken / "model.keras").write_bytes(b"not a keras archive\x00" * 64)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def app_server(browser, artifacts_directory, user_models_directory):
     """``streamlit run app.py`` on a free localhost port; yields its base URL; always stopped afterwards.
 
     Depends on ``browser`` so that a missing Chromium skips before a server is started for nothing.
     """
     port = free_port()
-    process = start_streamlit(port, artifacts_directory / "streamlit-e2e.log")
+    process = start_streamlit(port, artifacts_directory / "streamlit-e2e.log",
+                              {"ATTNVIZ_USER_MODELS_DIR": str(user_models_directory)})
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(base_url, process)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import REPOSITORY_ROOT, TEXT_INPUT_SELECTOR
+from tests.e2e.conftest import BROKEN_USER_MODEL, REPOSITORY_ROOT, TEXT_INPUT_SELECTOR
 
 pytestmark = pytest.mark.browser
 
@@ -86,3 +86,16 @@ def test_compare_page_responds_to_input(app_page, model, artifacts_directory):
     assert app_page.exceptions() == []
     assert page.url.count("text=") >= 2  # both inputs are in the shareable URL
     app_page.screenshot(artifacts_directory, "compare-edited")
+
+
+def test_a_corrupted_model_shows_how_to_restore_it_instead_of_a_traceback(app_page, artifacts_directory):
+    app_page.goto(f"/?model={BROKEN_USER_MODEL}")
+    alert = app_page.page.locator("[data-testid=stAlert]", has_text="could not be loaded").first
+    alert.wait_for(timeout=30_000)
+    app_page.wait_until_idle()
+    message = alert.inner_text()
+    assert "python -m attnviz train" in message and "git checkout -- models/" in message
+    assert app_page.exceptions() == []
+    assert app_page.heatmaps() == []
+    assert "Traceback" not in app_page.page.locator("[data-testid=stMain]").inner_text()
+    app_page.screenshot(artifacts_directory, "explore-corrupted-model")
