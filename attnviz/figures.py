@@ -27,6 +27,14 @@ def plotly_safe(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
+def tick_angle(shown_labels: list[str]) -> int:
+    """-45° when upright labels would collide; 0° for a few labels or for single characters (Chinese), which
+    fit side by side and are hard to read tilted."""
+    if len(shown_labels) <= 6 or (len(shown_labels) <= 40 and max(map(len, shown_labels)) <= 2):
+        return 0
+    return -45
+
+
 def tick_labels(analysis: Analysis) -> list[str]:
     """One label per position; unknown words are marked with a trailing ``?`` and shown in the hover."""
     return [plotly_safe(token) + (" ⁽?⁾" if is_unknown else "")
@@ -79,7 +87,7 @@ def attention_heatmap(analysis: Analysis, *, auto_range: bool = False, zmax: flo
         # Explicit tick/title fonts: Streamlit's chart theme would otherwise shrink them below ``font_size``.
         xaxis={"title": {"text": "key token j (is looked at)", "font": {"size": font_size}}, "tickmode": "array",
                "tickvals": shown_columns, "ticktext": [labels[p] for p in shown_columns], "side": "top",
-               "tickangle": -45 if n > 6 else 0, "tickfont": {"size": font_size}},
+               "tickangle": tick_angle([labels[p] for p in shown_columns]), "tickfont": {"size": font_size}},
         yaxis={"title": {"text": "query token i (looks)", "font": {"size": font_size}}, "tickmode": "array",
                "tickvals": shown, "ticktext": [labels[p] for p in shown], "autorange": "reversed",
                "tickfont": {"size": font_size}},
@@ -399,7 +407,8 @@ def received_attention_bars(analysis: Analysis, *, font_size: int = 13, height: 
     figure.update_layout(
         title=title, height=height, font={"size": font_size}, margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis={"tickmode": "array", "tickvals": shown, "ticktext": [labels[p] for p in shown],
-               "tickangle": -45 if n > 6 else 0, "range": [-0.5, n - 0.5], "tickfont": {"size": font_size}},
+               "tickangle": tick_angle([labels[p] for p in shown]), "range": [-0.5, n - 0.5],
+               "tickfont": {"size": font_size}},
         yaxis={"title": {"text": "attention received W", "font": {"size": font_size}}, "rangemode": "tozero",
                "tickfont": {"size": font_size}},
         showlegend=False, bargap=0.15 if n <= 64 else 0.0,

@@ -260,6 +260,8 @@ def test_heatmap_labels_and_hovers_show_the_chinese_characters(chinese_model):
     assert [label.replace(" ⁽?⁾", "") for label in spec["layout"]["xaxis"]["ticktext"]] == characters
     assert spec["layout"]["yaxis"]["ticktext"] == spec["layout"]["xaxis"]["ticktext"]
     assert trace["hovertext"][0][7].startswith("这 #1 → 了 #8")
+    assert spec["layout"]["xaxis"]["tickangle"] == 0  # single characters stay upright
+    assert figures.tick_angle(["word"] * 7) == -45 and figures.tick_angle(["好"] * 41) == -45
     np.testing.assert_array_equal(figures.decode_plotly_array(trace["z"]), result.attention)
 
 
