@@ -99,3 +99,13 @@ def test_a_corrupted_model_shows_how_to_restore_it_instead_of_a_traceback(app_pa
     assert app_page.heatmaps() == []
     assert "Traceback" not in app_page.page.locator("[data-testid=stMain]").inner_text()
     app_page.screenshot(artifacts_directory, "explore-corrupted-model")
+
+
+def test_classroom_mode_from_a_shared_link(app_page, artifacts_directory):
+    """A teacher's link with classroom=1: bigger figures, same numbers, no exception."""
+    app_page.goto(f"/?classroom=1&text={SENTENCE.replace(' ', '+')}")
+    heatmap = app_page.wait_for_heatmap(len(SENTENCE.split()))
+    assert heatmap["rows"] == len(SENTENCE.split())
+    assert app_page.exceptions() == []
+    assert "classroom=1" in app_page.page.url  # stays in the URL, so a reload keeps the mode
+    app_page.screenshot(artifacts_directory, "explore-classroom")
