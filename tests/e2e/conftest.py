@@ -232,6 +232,9 @@ class AppPage:
         return self.page.locator(ALERT_SELECTOR).all_inner_texts()
 
     def screenshot(self, directory: Path, name: str) -> Path:
+        # Widgets are lazily loaded JavaScript chunks: let them arrive so the picture shows them, not skeletons.
+        with contextlib.suppress(Exception):
+            self.page.wait_for_load_state("networkidle", timeout=5_000)
         path = directory / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
