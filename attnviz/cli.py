@@ -83,7 +83,8 @@ def _predict(arguments) -> int:
     if arguments.json:
         print(result.to_json(indent=None))
         return 0
-    print(f"{result.label}  P(positive) = {result.probability:.4f}  logit = {result.logit:+.4f}")
+    print(f"{result.label}  P(positive) = {result.probability:.4f}  logit = {result.logit:+.4f}  "
+          f"(model {result.model_name})")
     if result.truncated:
         print(f"(truncated: read the first {result.n_tokens} of {result.n_input_tokens} tokens)")
     unknown = [token for token, is_unknown in zip(result.tokens, result.oov) if is_unknown]
