@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +32,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SERVER_START_TIMEOUT = 90    # seconds until /_stcore/health answers "ok" (TensorFlow imports lazily, later)
 APP_IDLE_TIMEOUT_MS = 90_000  # first run of a page loads TensorFlow and the model in the server
 UPDATE_TIMEOUT_MS = 30_000    # one rerun after an edit (the model is already loaded)
+SERVER_LOG_NAME = "streamlit-e2e.log"  # in test-artifacts/
 
 APP_IDLE_SELECTOR = "[data-testid=stApp][data-test-script-state=notRunning]"
 TEXT_INPUT_SELECTOR = "[data-testid=stTextInput] input"
@@ -169,7 +171,7 @@ def app_server(browser, artifacts_directory, user_models_directory):
     Depends on ``browser`` so that a missing Chromium skips before a server is started for nothing.
     """
     port = free_port()
-    process = start_streamlit(port, artifacts_directory / "streamlit-e2e.log",
+    process = start_streamlit(port, artifacts_directory / SERVER_LOG_NAME,
                               {"ATTNVIZ_USER_MODELS_DIR": str(user_models_directory)})
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -182,9 +184,10 @@ def app_server(browser, artifacts_directory, user_models_directory):
 class AppPage:
     """A Playwright page on the app plus the things every test checks: dialogs and top-level navigations."""
 
-    def __init__(self, page, base_url: str) -> None:
+    def __init__(self, page, base_url: str, server_log: Path | None = None) -> None:
         self.page = page
         self.base_url = base_url
+        self.server_log = server_log
         self.dialogs: list[str] = []
         self.navigations: list[str] = []
         page.on("dialog", self._on_dialog)
@@ -210,11 +213,20 @@ class AppPage:
         return self.page.evaluate(HEATMAPS_JS)
 
     def wait_for_heatmap(self, n_tokens: int | None = None, timeout_ms: int = UPDATE_TIMEOUT_MS) -> dict:
-        """Wait until a heatmap is drawn (with ``n_tokens`` rows and columns when given) and the run is over."""
-        self.page.wait_for_function(
-            f"([wanted]) => ({HEATMAPS_JS})().some(h => wanted === null ? h.rows > 0 "
-            ": (h.rows === wanted && h.columns === wanted))",
-            arg=[n_tokens], timeout=timeout_ms)
+        """Wait until a heatmap is drawn (with ``n_tokens`` rows and columns when given) and the run is over.
+
+        If it never appears because the page shows an exception, fail with the server's error line instead
+        of a bare timeout (users see no details: ``client.showErrorDetails = "none"``).
+        """
+        try:
+            self.page.wait_for_function(
+                f"([wanted]) => ({HEATMAPS_JS})().some(h => wanted === null ? h.rows > 0 "
+                ": (h.rows === wanted && h.columns === wanted))",
+                arg=[n_tokens], timeout=timeout_ms)
+        except Exception:
+            if self.exceptions():
+                raise AssertionError(f"the page shows an exception; server log: {self.server_error()}") from None
+            raise
         self.wait_until_idle(timeout_ms)
         matching = [h for h in self.heatmaps() if n_tokens is None or h["rows"] == n_tokens]
         return matching[0]
@@ -224,6 +236,14 @@ class AppPage:
         field = self.page.locator(TEXT_INPUT_SELECTOR).nth(index)
         field.fill(text)
         field.press("Enter")
+
+    def server_error(self) -> str:
+        """The last error line of the server's log (ANSI colours removed), or "" when there is none."""
+        if self.server_log is None or not self.server_log.is_file():
+            return ""
+        text = re.sub(r"\x1b\[[0-9;]*m", "", self.server_log.read_text(encoding="utf-8", errors="replace"))
+        errors = [line.strip() for line in text.splitlines() if re.match(r"^\w*(Error|Exception)\b", line.strip())]
+        return errors[-1] if errors else ""
 
     def exceptions(self) -> list[str]:
         return self.page.locator(EXCEPTION_SELECTOR).all_inner_texts()
@@ -241,7 +261,7 @@ class AppPage:
 
 
 @pytest.fixture
-def new_app_page(browser, app_server):
+def new_app_page(browser, app_server, artifacts_directory):
     """Factory: a page in a FRESH browser context (own cookies, storage and Streamlit session)."""
     contexts = []
 
@@ -249,7 +269,7 @@ def new_app_page(browser, app_server):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(UPDATE_TIMEOUT_MS)
         contexts.append(context)
-        return AppPage(context.new_page(), app_server)
+        return AppPage(context.new_page(), app_server, artifacts_directory / SERVER_LOG_NAME)
 
     yield make
     for context in contexts:
