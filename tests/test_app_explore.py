@@ -13,6 +13,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from attnviz import export, figures, presets, ui
+from attnviz.errors import ModelLoadError
 from tests.conftest import APP_TEST_TIMEOUT
 
 APP_PATH = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -239,3 +240,21 @@ def test_sentence_and_classroom_mode_are_shared_with_the_formula_page():
     assert app.text_input(key=TEXT_WIDGET).value == "what a lovely film"  # edited elsewhere, shown here
     assert app.toggle(key="_sidebar_classroom_toggle").value is True
     assert app.query_params["text"] == "what a lovely film"
+
+
+@pytest.mark.parametrize("error, shown, hidden", [
+    (RuntimeError("internal detail /srv/secret.py line 3"), "Something unexpected went wrong", "/srv/secret.py"),
+    (ModelLoadError("models/en/model.keras could not be loaded. Restore it with git."), "could not be loaded", None),
+])
+def test_model_failures_give_a_message_not_a_traceback(monkeypatch, error, shown, hidden):
+    def failing_analyze(text, model_name=None):
+        raise error
+
+    monkeypatch.setattr(ui, "analyze", failing_analyze)
+    app = run_app({"text": "a fine film"})
+    no_exception(app)
+    assert not app.get("plotly_chart")
+    messages = [element.value for element in app.error]
+    assert len(messages) == 1 and shown in messages[0]
+    if hidden:
+        assert hidden not in messages[0]
