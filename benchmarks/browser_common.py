@@ -60,9 +60,13 @@ HEATMAP_HAS_SIZE_JS = f"""
 }}
 """
 # Records whether a script run started after it is armed, so "idle again" cannot be the idleness from before.
+# A very fast run can go running → notRunning within one React commit, unseen; so a changed page title
+# (the main <h1>) also counts as "the new page ran".
 ARM_RUN_WATCHER_JS = """
 () => {
     window.__attnvizRunSeen = false;
+    const heading = document.querySelector('[data-testid=stMain] h1');
+    window.__attnvizHeading = heading ? heading.textContent : null;
     if (window.__attnvizObserver) { window.__attnvizObserver.disconnect(); }
     const app = document.querySelector('[data-testid=stApp]');
     window.__attnvizObserver = new MutationObserver(() => {
@@ -72,7 +76,12 @@ ARM_RUN_WATCHER_JS = """
 }
 """
 RUN_FINISHED_JS = f"""
-() => window.__attnvizRunSeen === true && document.querySelector('{APP_IDLE_SELECTOR}') !== null
+() => {{
+    const heading = document.querySelector('[data-testid=stMain] h1');
+    const headingChanged = heading !== null && heading.textContent !== window.__attnvizHeading;
+    return (window.__attnvizRunSeen === true || headingChanged)
+        && document.querySelector('{APP_IDLE_SELECTOR}') !== null;
+}}
 """
 
 
