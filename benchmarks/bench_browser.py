@@ -30,9 +30,11 @@ from browser_common import (  # after the sys.path tweak: the sibling module
     HEATMAP_HAS_SIZE_JS,
     HEATMAP_SIZE_JS,
     LOG_DIRECTORY,
+    REPOSITORY_ROOT,
     RESULTS_DIRECTORY,
     RUN_FINISHED_JS,
     TEXT_INPUT_SELECTOR,
+    app_version,
     machine_description,
     process_rss_megabytes,
     sentence_stream,
@@ -115,14 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=30)
     parser.add_argument("--output", type=Path, default=RESULTS_DIRECTORY / "browser.json")
+    parser.add_argument("--app-root", type=Path, default=REPOSITORY_ROOT,
+                        help="checkout whose app.py to serve, e.g. a git worktree of an older commit")
     arguments = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
 
-    result: dict = {"benchmark": "browser", "machine": machine_description()}
+    result: dict = {"benchmark": "browser", "machine": machine_description(), "app": app_version(arguments.app_root)}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
-        server = start_server(LOG_DIRECTORY / "bench_browser-streamlit.log")
+        server = start_server(LOG_DIRECTORY / "bench_browser-streamlit.log", arguments.app_root)
         try:
             page, result["cold_start"] = measure_cold_start(browser, server)
             result["edits"] = measure_edits(page, arguments.edits)

@@ -32,8 +32,10 @@ from browser_common import (  # after the sys.path tweak: the sibling module
     HEATMAP_HAS_SIZE_JS,
     HEATMAP_SIZE_JS,
     LOG_DIRECTORY,
+    REPOSITORY_ROOT,
     RESULTS_DIRECTORY,
     TEXT_INPUT_SELECTOR,
+    app_version,
     machine_cpu_times,
     machine_description,
     process_cpu_seconds,
@@ -122,14 +124,15 @@ async def edit_loop(page, seed: int, deadline: float, think_seconds: float, max_
     return edits
 
 
-async def run_load(sessions: int, duration: float, think_seconds: float, max_edits: int) -> dict:
+async def run_load(sessions: int, duration: float, think_seconds: float, max_edits: int,
+                   app_root: Path = REPOSITORY_ROOT) -> dict:
     from playwright.async_api import async_playwright
 
     latencies: list[float] = []
     errors: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
-        server = start_server(LOG_DIRECTORY / f"bench_load-{sessions}-streamlit.log")
+        server = start_server(LOG_DIRECTORY / f"bench_load-{sessions}-streamlit.log", app_root)
         try:
             health_seconds = wait_for_health(server)
             rss_idle = process_rss_megabytes(server.process.pid)
@@ -171,10 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="pause after each update before the next edit (a student reading the result)")
     parser.add_argument("--max-edits", type=int, default=1000, help="upper bound on edits per session")
     parser.add_argument("--output", type=Path, default=RESULTS_DIRECTORY / "load.json")
+    parser.add_argument("--app-root", type=Path, default=REPOSITORY_ROOT, help="checkout whose app.py to serve")
     arguments = parser.parse_args(argv)
-    result = {"benchmark": "load", "machine": machine_description(), "runs": []}
+    result = {"benchmark": "load", "machine": machine_description(), "app": app_version(arguments.app_root),
+              "runs": []}
     for sessions in arguments.sessions:
-        run = asyncio.run(run_load(sessions, arguments.duration, arguments.think_seconds, arguments.max_edits))
+        run = asyncio.run(run_load(sessions, arguments.duration, arguments.think_seconds, arguments.max_edits,
+                                   arguments.app_root))
         result["runs"].append(run)
         print(json.dumps(run, ensure_ascii=False), flush=True)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)

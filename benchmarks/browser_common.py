@@ -113,8 +113,9 @@ class Server:
     log_path: Path
 
 
-def start_server(log_path: Path) -> Server:
-    """``streamlit run app.py`` on a free localhost port, in its own process group."""
+def start_server(log_path: Path, app_root: Path = REPOSITORY_ROOT) -> Server:
+    """``streamlit run app.py`` in ``app_root`` (e.g. a ``git worktree`` of an older commit, to compare) on a
+    free localhost port, in its own process group."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")  # closed in stop_server
@@ -122,7 +123,7 @@ def start_server(log_path: Path) -> Server:
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     started_at = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPOSITORY_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    process = subprocess.Popen(command, cwd=app_root, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     process.log_file = log  # type: ignore[attr-defined]
     return Server(process, f"http://127.0.0.1:{port}", started_at, log_path)
@@ -209,3 +210,14 @@ def machine_description() -> dict[str, str | int]:
             "python": platform.python_version(), "platform": platform.platform(),
             "date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "load_average_1min_at_start": round(os.getloadavg()[0], 2)}
+
+
+def app_version(app_root: Path) -> dict[str, str | bool]:
+    """The commit being served and whether its working tree has uncommitted changes (benchmarks of a moving
+    target must say so)."""
+    def git(*arguments: str) -> str:
+        completed = subprocess.run(["git", *arguments], cwd=app_root, capture_output=True, text=True, check=False)
+        return completed.stdout.strip()
+
+    changes = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_changes": bool(changes)}
