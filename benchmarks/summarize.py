@@ -19,17 +19,23 @@ def load_results(prefix: str) -> list[dict]:
     return sorted(results, key=lambda result: result["machine"]["date_utc"])
 
 
+def served_commit(result: dict) -> str:
+    """The app's commit (``+`` = with uncommitted changes); older results did not record it."""
+    app = result.get("app") or {}
+    return (app.get("commit", "") + ("+" if app.get("uncommitted_changes") else "")) or "n/r"
+
+
 def browser_table(results: list[dict]) -> str:
-    lines = ["| date (UTC) | nproc | load avg | health ok (s) | first heatmap (s) | edit p50 (s) | edit p95 (s) "
-             "| edits | page switch p50 / p95 (s) | first visits (s) | failures | server RSS (MB) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| date (UTC) | app commit | nproc | load avg | health ok (s) | first heatmap (s) | edit p50 (s) "
+             "| edit p95 (s) | edits | page switch p50 / p95 (s) | first visits (s) | failures | server RSS (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         machine, cold, edits, switch = (result["machine"], result["cold_start"], result["edits"],
                                         result["page_switch"])
         first = ", ".join(f"{name} {seconds:.1f}" for name, seconds in switch["first_visit_seconds"].items())
         failures = len(edits["failures"]) + len(switch["failures"])
         lines.append(
-            f"| {machine['date_utc'][:16].replace('T', ' ')} | {machine['nproc']} "
+            f"| {machine['date_utc'][:16].replace('T', ' ')} | {served_commit(result)} | {machine['nproc']} "
             f"| {machine['load_average_1min_at_start']} | {cold['health_ok_seconds']:.1f} "
             f"| {cold['first_heatmap_seconds']:.1f} | {edits['latency_seconds']['p50']:.2f} "
             f"| {edits['latency_seconds']['p95']:.2f} | {edits['latency_seconds']['count']} "
@@ -39,16 +45,16 @@ def browser_table(results: list[dict]) -> str:
 
 
 def load_table(results: list[dict]) -> str:
-    lines = ["| date (UTC) | nproc | load avg | sessions | think (s) | duration (s) | updates | errors "
+    lines = ["| date (UTC) | app commit | nproc | load avg | sessions | think (s) | duration (s) | updates | errors "
              "| p50 (s) | p95 (s) | max (s) | first load p50 / max (s) | server RSS idle → peak (MB) "
              "| server CPU mean / peak (% of 1 core) | machine CPU busy (%) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         machine = result["machine"]
         for run in result["runs"]:
             latency, server, first = run["update_latency_seconds"], run["server"], run["first_load_seconds"]
             lines.append(
-                f"| {machine['date_utc'][:16].replace('T', ' ')} | {machine['nproc']} "
+                f"| {machine['date_utc'][:16].replace('T', ' ')} | {served_commit(result)} | {machine['nproc']} "
                 f"| {machine['load_average_1min_at_start']} | {run['sessions']} | {run['think_seconds']} "
                 f"| {run['duration_seconds']} | {latency['count']} | {run['errors_total']} | {latency['p50']:.2f} "
                 f"| {latency['p95']:.2f} | {latency['max']:.2f} | {first['p50']:.1f} / {first['max']:.1f} "
