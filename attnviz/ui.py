@@ -9,7 +9,7 @@ import gc
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -106,17 +106,18 @@ def markdown_message(text: str) -> str:
     return "".join(f"`{part}`" if index % 2 else markdown_safe(part) for index, part in enumerate(parts))
 
 
-def _adopt_url_value(parameter: str, state_key: str) -> None:
+def adopt_url_value(parameter: str, state_key: str, parse: Callable[[str], Any] | None = None) -> None:
     """Copy a URL parameter into session state when it is new to this session (first load, shared link,
-    or a page link that carries query parameters); afterwards session state is the source of truth."""
-    value = st.query_params.get(parameter)
+    or a page link that carries query parameters); afterwards session state is the source of truth.
+    ``parse`` turns the raw string into the stored value (default: keep the string)."""
+    raw = st.query_params.get(parameter)
     seen_key = _URL_SEEN_PREFIX + parameter
-    if value is not None and value != st.session_state.get(seen_key):
-        st.session_state[state_key] = value
-        st.session_state[seen_key] = value
+    if raw is not None and raw != st.session_state.get(seen_key):
+        st.session_state[state_key] = parse(raw) if parse else raw
+        st.session_state[seen_key] = raw
 
 
-def _write_url_value(parameter: str, value: str | None) -> None:
+def write_url_value(parameter: str, value: str | None) -> None:
     """Put ``value`` in the URL (or remove the parameter for ``None``), touching it only when it changes."""
     if value is None:
         if parameter in st.query_params:
@@ -124,16 +125,6 @@ def _write_url_value(parameter: str, value: str | None) -> None:
     elif st.query_params.get(parameter) != value:
         st.query_params[parameter] = value
     st.session_state[_URL_SEEN_PREFIX + parameter] = value
-
-
-def adopt_url_value(parameter: str, state_key: str) -> None:
-    """Public form of the URL → session-state rule (a parameter new to this session wins) for page options."""
-    _adopt_url_value(parameter, state_key)
-
-
-def write_url_value(parameter: str, value: str | None) -> None:
-    """Public form: put a page option in the URL (``None`` removes it), only when it changes."""
-    _write_url_value(parameter, value)
 
 
 def model_choices() -> list[str]:
@@ -165,7 +156,7 @@ def model_choice_label(name: str) -> str:
 
 def current_model_name() -> str | None:
     """The selected model (URL ``model`` → session state), falling back to the default; None if none exist."""
-    _adopt_url_value(MODEL_PARAMETER, MODEL_STATE)
+    adopt_url_value(MODEL_PARAMETER, MODEL_STATE)
     choices = model_choices()
     name = st.session_state.get(MODEL_STATE)
     if name in choices:
@@ -175,7 +166,7 @@ def current_model_name() -> str | None:
 
 def is_classroom() -> bool:
     """True when classroom mode is on (URL ``classroom=1`` or the sidebar toggle)."""
-    _adopt_url_value(CLASSROOM_PARAMETER, CLASSROOM_STATE)
+    adopt_url_value(CLASSROOM_PARAMETER, CLASSROOM_STATE)
     value = st.session_state.get(CLASSROOM_STATE, False)
     if isinstance(value, str):  # from the URL
         value = value.strip().lower() in {"1", "true", "yes", "on"}
@@ -195,7 +186,7 @@ def explanation(title: str):
 
 def shared_text(default: str = DEFAULT_TEXT) -> str:
     """The current sentence shared by all pages: URL ``text`` if new, else session state, else ``default``."""
-    _adopt_url_value(TEXT_PARAMETER, TEXT_STATE)
+    adopt_url_value(TEXT_PARAMETER, TEXT_STATE)
     value = st.session_state.get(TEXT_STATE)
     return value if isinstance(value, str) else default
 
@@ -203,7 +194,7 @@ def shared_text(default: str = DEFAULT_TEXT) -> str:
 def set_shared_text(text: str) -> None:
     """Store the current sentence in session state and in the URL (so copying the URL reproduces the view)."""
     st.session_state[TEXT_STATE] = text
-    _write_url_value(TEXT_PARAMETER, text if text and len(text) <= MAX_URL_TEXT_CHARACTERS else None)
+    write_url_value(TEXT_PARAMETER, text if text and len(text) <= MAX_URL_TEXT_CHARACTERS else None)
 
 
 def _copy_widget_to_state(widget_key: str, state_key: str) -> None:
@@ -237,9 +228,9 @@ def page_setup(title: str, icon: str = "🔎") -> None:
         st.markdown(_CLASSROOM_CSS, unsafe_allow_html=True)
     st.session_state[MODEL_STATE] = selected_model
     st.session_state[CLASSROOM_STATE] = classroom
-    _write_url_value(MODEL_PARAMETER,
+    write_url_value(MODEL_PARAMETER,
                      selected_model if selected_model not in (None, default_model_choice(choices)) else None)
-    _write_url_value(CLASSROOM_PARAMETER, "1" if classroom else None)
+    write_url_value(CLASSROOM_PARAMETER, "1" if classroom else None)
 
 
 def show_error(error: BaseException) -> None:

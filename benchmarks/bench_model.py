@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import attnviz  # noqa: E402
-from attnviz import formula  # noqa: E402
+import attnviz
+from attnviz import formula
 
 LENGTHS = (8, 32, 128, 256)
 
@@ -69,14 +69,14 @@ def main() -> None:
         text = sentence_of(model, length)
         assert model.analyze(text).n_tokens == length
 
-        def run_analyze():
+        def run_analyze(text=text):
             model.clear_cache()
             model.analyze(text)
 
-        def run_predict():
+        def run_predict(text=text):
             model.keras_model.predict(tf.constant([[text]]), verbose=0)
 
-        def run_numpy():
+        def run_numpy(text=text):
             _, token_ids = model.tokenize(text)
             formula.compute_steps(embedding_matrix[token_ids[:model.max_tokens]], model.classifier_weights,
                                   model.bias)

@@ -19,7 +19,6 @@ from attnviz.errors import AttnvizError
 STEP_STATE, SHOW_ALL_STATE = "formula_step", "formula_show_all"
 ROW_STATE, COLUMN_STATE, SCALE_STATE = "formula_i", "formula_j", "formula_scale"
 TEXT_WIDGET = "_formula_text_widget"
-_URL_SEEN_PREFIX = "_formula_url_seen_"  # the last value of each parameter this page read or wrote
 
 ui.page_setup("Formula", icon="🧮")
 classroom = ui.is_classroom()
@@ -31,24 +30,6 @@ heatmap_tokens = walkthrough.HEATMAP_MAX_TOKENS
 
 
 # ----- URL <-> session state ---------------------------------------------------------------------------------
-def adopt_url_value(parameter: str, state_key: str, parse) -> None:
-    """Copy a URL parameter into session state when it is new to this session (a shared link)."""
-    raw = st.query_params.get(parameter)
-    seen_key = _URL_SEEN_PREFIX + parameter
-    if raw is not None and raw != st.session_state.get(seen_key):
-        st.session_state[state_key] = parse(raw)
-        st.session_state[seen_key] = raw
-
-
-def write_url_value(parameter: str, value: str | None) -> None:
-    if value is None:
-        if parameter in st.query_params:
-            del st.query_params[parameter]
-    elif st.query_params.get(parameter) != value:
-        st.query_params[parameter] = value
-    st.session_state[_URL_SEEN_PREFIX + parameter] = value
-
-
 def adopt_step(raw: str) -> int:
     """``step=all`` turns on "show everything" (keeping the current step); ``step=N`` goes to step N."""
     parsed = walkthrough.parse_step(raw, default=st.session_state.get(STEP_STATE, 1))
@@ -56,10 +37,10 @@ def adopt_step(raw: str) -> int:
     return parsed if parsed != walkthrough.ALL_STEPS else st.session_state.get(STEP_STATE, 1)
 
 
-adopt_url_value("step", STEP_STATE, adopt_step)
-adopt_url_value("i", ROW_STATE, str)          # clamped to the sentence's length below
-adopt_url_value("j", COLUMN_STATE, str)
-adopt_url_value("scale", SCALE_STATE, walkthrough.parse_scale)
+ui.adopt_url_value("step", STEP_STATE, adopt_step)
+ui.adopt_url_value("i", ROW_STATE, str)          # clamped to the sentence's length below
+ui.adopt_url_value("j", COLUMN_STATE, str)
+ui.adopt_url_value("scale", SCALE_STATE, walkthrough.parse_scale)
 st.session_state.setdefault(STEP_STATE, 1)
 st.session_state.setdefault(SHOW_ALL_STATE, False)
 st.session_state.setdefault(SCALE_STATE, 1.0)
@@ -153,10 +134,10 @@ cell_columns[1].selectbox("Worked cell: key token j (column)", option_positions,
                           on_change=copy_widget, args=("_formula_column_widget", COLUMN_STATE))
 
 scale = float(st.session_state[SCALE_STATE])
-write_url_value("step", walkthrough.ALL_STEPS if show_all else str(current_step))
-write_url_value("i", str(row_position))
-write_url_value("j", str(column_position))
-write_url_value("scale", None if scale == 1.0 else f"{scale:g}")
+ui.write_url_value("step", walkthrough.ALL_STEPS if show_all else str(current_step))
+ui.write_url_value("i", str(row_position))
+ui.write_url_value("j", str(column_position))
+ui.write_url_value("scale", None if scale == 1.0 else f"{scale:g}")
 
 
 # ----- the steps ---------------------------------------------------------------------------------------------
