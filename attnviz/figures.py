@@ -78,6 +78,16 @@ def attention_heatmap(analysis: Analysis, *, auto_range: bool = False, zmax: flo
     if show_cell_values:
         heatmap.update(texttemplate="%{z:.2f}", textfont={"size": font_size})
     figure = go.Figure(heatmap)
+    _token_grid_layout(figure, labels, x_title="key token j (is looked at)", y_title="query token i (looks)",
+                       font_size=font_size, height=height, title=title)
+    return figure
+
+
+def _token_grid_layout(figure: go.Figure, labels: list[str], *, x_title: str, y_title: str, font_size: int,
+                       height: int | None, title: str | None) -> None:
+    """Axes of an (n, n) token-by-token heatmap: one tick per position (labels already escaped), keys on top."""
+    n = len(labels)
+    positions = np.arange(n)
     # Keep tick labels readable up to 256 tokens: the rows have room for ~60 labels, the (rotated, often
     # narrower) columns for ~30.
     shown = positions[::max(1, int(np.ceil(n / 60)))].tolist()
@@ -85,16 +95,15 @@ def attention_heatmap(analysis: Analysis, *, auto_range: bool = False, zmax: flo
     figure.update_layout(
         title=title,
         # Explicit tick/title fonts: Streamlit's chart theme would otherwise shrink them below ``font_size``.
-        xaxis={"title": {"text": "key token j (is looked at)", "font": {"size": font_size}}, "tickmode": "array",
+        xaxis={"title": {"text": x_title, "font": {"size": font_size}}, "tickmode": "array",
                "tickvals": shown_columns, "ticktext": [labels[p] for p in shown_columns], "side": "top",
                "tickangle": tick_angle([labels[p] for p in shown_columns]), "tickfont": {"size": font_size}},
-        yaxis={"title": {"text": "query token i (looks)", "font": {"size": font_size}}, "tickmode": "array",
+        yaxis={"title": {"text": y_title, "font": {"size": font_size}}, "tickmode": "array",
                "tickvals": shown, "ticktext": [labels[p] for p in shown], "autorange": "reversed",
                "tickfont": {"size": font_size}},
         height=height or int(min(900, max(360, 150 + 32 * n))),
         font={"size": font_size}, margin={"l": 10, "r": 10, "t": 80, "b": 10},
     )
-    return figure
 
 
 # ----- formula page ----------------------------------------------------------------------------------------
@@ -216,19 +225,8 @@ def difference_heatmap(analysis_a: Analysis, analysis_b: Analysis, difference: n
     if n <= CELL_TEXT_MAX_TOKENS:
         heatmap.update(texttemplate="%{z:+.2f}", textfont={"size": font_size})
     figure = go.Figure(heatmap)
-    tick_step = max(1, int(np.ceil(n / 60)))
-    shown = positions[::tick_step].tolist()
-    figure.update_layout(
-        title=title,
-        xaxis={"title": {"text": "key token j", "font": {"size": font_size}}, "tickmode": "array",
-               "tickvals": shown, "ticktext": [labels[p] for p in shown], "side": "top",
-               "tickangle": -45 if n > 6 else 0, "tickfont": {"size": font_size}},
-        yaxis={"title": {"text": "query token i", "font": {"size": font_size}}, "tickmode": "array",
-               "tickvals": shown, "ticktext": [labels[p] for p in shown], "autorange": "reversed",
-               "tickfont": {"size": font_size}},
-        height=height or int(min(900, max(360, 150 + 32 * n))),
-        font={"size": font_size}, margin={"l": 10, "r": 10, "t": 80, "b": 10},
-    )
+    _token_grid_layout(figure, labels, x_title="key token j", y_title="query token i", font_size=font_size,
+                       height=height, title=title)
     return figure
 
 
