@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import REPOSITORY_ROOT, TEXT_INPUT_SELECTOR
 
@@ -78,7 +79,7 @@ def test_a_shared_url_reproduces_the_view_in_a_fresh_browser_context(new_app_pag
     reader.goto(shared_url.removeprefix(reader.base_url))
     reproduced = reader.wait_for_heatmap(expected.n_tokens)
 
-    assert reader.page.locator(MAIN_TEXT_INPUT).first.input_value() == EDITED_SENTENCE
+    expect(reader.page.locator(MAIN_TEXT_INPUT).first).to_have_value(EDITED_SENTENCE)
     assert reproduced["ticktext"] == original["ticktext"]
     assert reproduced["z"] == original["z"]
     assert reader.page.locator(PROBABILITY_METRIC).first.inner_text() == original_probability

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import BROKEN_USER_MODEL, REPOSITORY_ROOT, TEXT_INPUT_SELECTOR
 
@@ -54,7 +55,7 @@ def test_the_sentence_follows_the_student_to_the_formula_page_which_responds_to_
     heatmap = app_page.wait_for_heatmap(first.n_tokens)
     np.testing.assert_allclose(heatmap["z"], first.attention, atol=1e-6)
     text_area = app_page.page.locator("[data-testid=stMain] [data-testid=stTextArea] textarea").first
-    assert text_area.input_value() == SENTENCE
+    expect(text_area).to_have_value(SENTENCE)  # retries: the widget may still be re-rendering
 
     text_area.fill(OTHER_SENTENCE)
     text_area.press("Control+Enter")  # st.text_area applies on Ctrl+Enter (or on leaving the box)
