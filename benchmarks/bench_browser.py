@@ -31,7 +31,6 @@ from browser_common import (  # after the sys.path tweak: the sibling module
     HEATMAP_SIZE_JS,
     LOG_DIRECTORY,
     REPOSITORY_ROOT,
-    RESULTS_DIRECTORY,
     RUN_FINISHED_JS,
     TEXT_INPUT_SELECTOR,
     app_version,
@@ -41,6 +40,7 @@ from browser_common import (  # after the sys.path tweak: the sibling module
     start_server,
     stop_server,
     summary,
+    timestamped_result_path,
     wait_for_health,
 )
 
@@ -116,10 +116,12 @@ def measure_page_switches(page, base_url: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=30)
-    parser.add_argument("--output", type=Path, default=RESULTS_DIRECTORY / "browser.json")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="result file (default: benchmarks/results/browser-<UTC time>.json, never overwritten)")
     parser.add_argument("--app-root", type=Path, default=REPOSITORY_ROOT,
                         help="checkout whose app.py to serve, e.g. a git worktree of an older commit")
     arguments = parser.parse_args(argv)
+    arguments.output = arguments.output or timestamped_result_path("browser")
 
     from playwright.sync_api import sync_playwright
 

@@ -33,7 +33,6 @@ from browser_common import (  # after the sys.path tweak: the sibling module
     HEATMAP_SIZE_JS,
     LOG_DIRECTORY,
     REPOSITORY_ROOT,
-    RESULTS_DIRECTORY,
     TEXT_INPUT_SELECTOR,
     app_version,
     machine_cpu_times,
@@ -44,6 +43,7 @@ from browser_common import (  # after the sys.path tweak: the sibling module
     start_server,
     stop_server,
     summary,
+    timestamped_result_path,
     wait_for_health,
 )
 
@@ -173,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think-seconds", type=float, default=1.0,
                         help="pause after each update before the next edit (a student reading the result)")
     parser.add_argument("--max-edits", type=int, default=1000, help="upper bound on edits per session")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIRECTORY / "load.json")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="result file (default: benchmarks/results/load-<UTC time>.json, never overwritten)")
     parser.add_argument("--app-root", type=Path, default=REPOSITORY_ROOT, help="checkout whose app.py to serve")
     arguments = parser.parse_args(argv)
+    arguments.output = arguments.output or timestamped_result_path("load")
     result = {"benchmark": "load", "machine": machine_description(), "app": app_version(arguments.app_root),
               "runs": []}
     for sessions in arguments.sessions:

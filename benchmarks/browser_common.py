@@ -221,3 +221,9 @@ def app_version(app_root: Path) -> dict[str, str | bool]:
 
     changes = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_changes": bool(changes)}
+
+
+def timestamped_result_path(kind: str) -> Path:
+    """benchmarks/results/KIND-YYYY-MM-DDTHHMMZ.json: one file per run, so earlier results stay comparable."""
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H%MZ")
+    return RESULTS_DIRECTORY / f"{kind}-{stamp}.json"
