@@ -184,7 +184,9 @@ with st.expander("Quick edits: make one input from another", expanded=not ui.is_
         st.session_state[QUICK_EDIT_TARGET] = target_choices[0]
     edit_columns[3].selectbox("Write into", target_choices, key=QUICK_EDIT_TARGET)
     if source_words:
-        if st.session_state.get(QUICK_EDIT_WORD, len(source_words)) >= len(source_words):
+        chosen_word = st.session_state.get(QUICK_EDIT_WORD)
+        # The browser can hand back a widget value of another type or an index past a shorter new sentence.
+        if not isinstance(chosen_word, int) or not 0 <= chosen_word < len(source_words):
             # Start on the first word with a known opposite ("good"), the classic classroom swap.
             st.session_state[QUICK_EDIT_WORD] = next(
                 (position for position, word in enumerate(source_words) if compare.suggest_replacement(word)), 0)
