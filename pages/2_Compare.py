@@ -96,6 +96,9 @@ def apply_quick_edit(kind: str, suggestion: str = "") -> None:
                                        st.session_state[TEXTS_STATE][source_index])
     target = names.index(st.session_state.get(QUICK_EDIT_TARGET, names[1]))
     position = st.session_state.get(QUICK_EDIT_WORD, 0)
+    if not isinstance(position, int):  # the browser sent a word label from before the sentence changed
+        st.session_state["compare_quick_error"] = "The sentence changed: pick the word again, then click."
+        return
     replacement = st.session_state.get(QUICK_EDIT_REPLACEMENT, "").strip() or suggestion
     try:
         if kind == "remove":
