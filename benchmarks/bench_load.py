@@ -157,7 +157,15 @@ async def run_load(sessions: int, duration: float, think_seconds: float, max_edi
         finally:
             stop_server(server)
             await browser.close()
-    return {"sessions": sessions, "sessions_opened": len(pages), "duration_seconds": round(elapsed, 1),
+    return load_run_report(sessions, len(pages), elapsed, think_seconds, health_seconds, first_load, edits,
+                           latencies, errors, rss_idle, rss_after_open, sampler)
+
+
+def load_run_report(sessions: int, sessions_opened: int, elapsed: float, think_seconds: float,
+                    health_seconds: float, first_load: list[float], edits: list[int], latencies: list[float],
+                    errors: list[str], rss_idle: float, rss_after_open: float, sampler: ServerSampler) -> dict:
+    """One run's numbers, in the same shape for the browser and the protocol-level load benchmarks."""
+    return {"sessions": sessions, "sessions_opened": sessions_opened, "duration_seconds": round(elapsed, 1),
             "think_seconds": think_seconds, "health_ok_seconds": round(health_seconds, 2),
             "first_load_seconds": summary(first_load), "edits_total": sum(edits),
             "updates_per_second": round(len(latencies) / elapsed, 2), "errors_total": len(errors),
@@ -166,19 +174,21 @@ async def run_load(sessions: int, duration: float, think_seconds: float, max_edi
             "server": sampler.report()}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_benchmark(kind: str, run_load, description: str, argv: list[str] | None = None) -> int:
+    """Command line shared by the load benchmarks: ``run_load(sessions, duration, think, max_edits, app_root)``
+    is awaited once per session count and the runs go to a timestamped JSON file."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 25])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of editing per run")
     parser.add_argument("--think-seconds", type=float, default=1.0,
                         help="pause after each update before the next edit (a student reading the result)")
     parser.add_argument("--max-edits", type=int, default=1000, help="upper bound on edits per session")
     parser.add_argument("--output", type=Path, default=None,
-                        help="result file (default: benchmarks/results/load-<UTC time>.json, never overwritten)")
+                        help=f"result file (default: benchmarks/results/{kind}-<UTC time>.json, never overwritten)")
     parser.add_argument("--app-root", type=Path, default=REPOSITORY_ROOT, help="checkout whose app.py to serve")
     arguments = parser.parse_args(argv)
-    arguments.output = arguments.output or timestamped_result_path("load")
-    result = {"benchmark": "load", "machine": machine_description(), "app": app_version(arguments.app_root),
+    arguments.output = arguments.output or timestamped_result_path(kind)
+    result = {"benchmark": kind, "machine": machine_description(), "app": app_version(arguments.app_root),
               "runs": []}
     for sessions in arguments.sessions:
         run = asyncio.run(run_load(sessions, arguments.duration, arguments.think_seconds, arguments.max_edits,
@@ -188,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_benchmark("load", run_load, __doc__, argv)
 
 
 if __name__ == "__main__":

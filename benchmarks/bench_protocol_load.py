@@ -24,7 +24,6 @@ runs on the same machine), and the machine's total CPU busy %. Only 127.0.0.1 is
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -34,19 +33,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_load import ServerSampler  # after the sys.path tweak: sibling modules
+from bench_load import ServerSampler, load_run_report, run_benchmark  # after the sys.path tweak: siblings
 from browser_common import (
     LOG_DIRECTORY,
     REPOSITORY_ROOT,
-    app_version,
-    machine_description,
     process_cpu_seconds,
     process_rss_megabytes,
     sentence_stream,
     start_server,
     stop_server,
-    summary,
-    timestamped_result_path,
     wait_for_health,
 )
 
@@ -211,38 +206,14 @@ async def run_load(sessions: int, duration: float, think_seconds: float, max_edi
             except Exception:  # the server may already be gone; closing is best effort
                 pass
         stop_server(server)
-    return {"sessions": sessions, "sessions_opened": len(ready), "duration_seconds": round(elapsed, 1),
-            "think_seconds": think_seconds, "health_ok_seconds": round(health_seconds, 2),
-            "first_load_seconds": summary(first_load), "edits_total": sum(edits),
-            "updates_per_second": round(len(latencies) / elapsed, 2), "errors_total": len(errors),
-            "errors_sample": errors[:10], "update_latency_seconds": summary(latencies),
-            "rss_mb_idle_before_sessions": round(rss_idle, 1), "rss_mb_after_sessions_opened": round(rss_after_open, 1),
-            "server": sampler.report(),
-            "benchmark_client_cpu_percent_of_one_core_mean": round(client_cpu_percent, 1)}
+    report = load_run_report(sessions, len(ready), elapsed, think_seconds, health_seconds, first_load, edits,
+                             latencies, errors, rss_idle, rss_after_open, sampler)
+    report["benchmark_client_cpu_percent_of_one_core_mean"] = round(client_cpu_percent, 1)
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 25])
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of editing per run")
-    parser.add_argument("--think-seconds", type=float, default=1.0,
-                        help="pause after each update before the next edit (a student reading the result)")
-    parser.add_argument("--max-edits", type=int, default=1000, help="upper bound on edits per session")
-    parser.add_argument("--output", type=Path, default=None,
-                        help="result file (default: benchmarks/results/protocol-load-<UTC time>.json)")
-    parser.add_argument("--app-root", type=Path, default=REPOSITORY_ROOT, help="checkout whose app.py to serve")
-    arguments = parser.parse_args(argv)
-    arguments.output = arguments.output or timestamped_result_path("protocol-load")
-    result = {"benchmark": "protocol-load", "machine": machine_description(), "app": app_version(arguments.app_root),
-              "runs": []}
-    for sessions in arguments.sessions:
-        run = asyncio.run(run_load(sessions, arguments.duration, arguments.think_seconds, arguments.max_edits,
-                                   arguments.app_root))
-        result["runs"].append(run)
-        print(json.dumps(run, ensure_ascii=False), flush=True)
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return 0
+    return run_benchmark("protocol-load", run_load, __doc__, argv)
 
 
 if __name__ == "__main__":
