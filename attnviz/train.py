@@ -154,11 +154,13 @@ def library_versions() -> dict[str, str]:
 
 
 def build_metrics(keras_model, split: data.CorpusSplit, config: TrainConfig, curves: dict, corpus: str,
-                  corpus_checksum: str, seconds: float, include_baseline: bool = True) -> dict[str, Any]:
+                  corpus_checksum: str, seconds: float, test_probabilities: np.ndarray,
+                  include_baseline: bool = True) -> dict[str, Any]:
+    """The ``metrics.json`` content; ``test_probabilities`` (m,) are the model's outputs on ``split.test``."""
     validation_accuracy, _ = accuracy_of(keras_model, split.validation)
-    test_accuracy, test_probabilities = accuracy_of(keras_model, split.test)
     labels = split.test["label"].to_numpy()
     predictions = (test_probabilities >= 0.5).astype(int)
+    test_accuracy = float((predictions == labels).mean())
     metrics: dict[str, Any] = {
         "model": "Embedding → Attention() → GlobalAveragePooling1D → Dense(1, sigmoid)",
         "corpus": corpus,
@@ -183,6 +185,29 @@ def build_metrics(keras_model, split: data.CorpusSplit, config: TrainConfig, cur
     return metrics
 
 
+def fit_and_measure(config: TrainConfig, *, corpus: str, corpus_name: str, frame: pd.DataFrame | None = None,
+                    callbacks: list | None = None, verbose: int = 1, include_baseline: bool = True, strategy=None):
+    """Load ``corpus`` (or take ``frame``), split, train and measure: the part every training shares.
+
+    Returns ``(keras_model, metrics, split, test_probabilities)``; ``test_probabilities`` is (m,) over
+    ``split.test``. Nothing is written.
+    """
+    started = time.perf_counter()
+    if frame is None:
+        frame = data.load_corpus(corpus)
+        checksum = data.corpus_checksum(corpus)
+    else:
+        frame = frame[["text", "label"]].reset_index(drop=True)
+        checksum = data.sha256_of(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+    split = data.split_corpus(frame)
+    keras_model, curves = train_model(split, config, callbacks=callbacks, verbose=verbose, strategy=strategy)
+    seconds = time.perf_counter() - started
+    _, test_probabilities = accuracy_of(keras_model, split.test)
+    metrics = build_metrics(keras_model, split, config, curves, corpus_name, checksum, seconds,
+                            test_probabilities, include_baseline=include_baseline)
+    return keras_model, metrics, split, test_probabilities
+
+
 def run_training(output_directory: Path, config: TrainConfig = TrainConfig(), corpus: str = "en",
                  frame: pd.DataFrame | None = None, callbacks: list | None = None, verbose: int = 1,
                  include_baseline: bool = True, strategy=None) -> dict[str, Any]:
@@ -193,16 +218,9 @@ def run_training(output_directory: Path, config: TrainConfig = TrainConfig(), co
     Returns the metrics written to ``metrics.json``. The previous model in ``output_directory`` stays
     intact if anything fails or the run is interrupted before the final rename.
     """
-    started = time.perf_counter()
-    if frame is None:
-        frame = data.load_corpus(corpus)
-        checksum = data.corpus_checksum(corpus)
-    else:
-        checksum = data.sha256_of(pd.util.hash_pandas_object(frame[["text", "label"]], index=False).values.tobytes())
-    split = data.split_corpus(frame)
-    keras_model, curves = train_model(split, config, callbacks=callbacks, verbose=verbose, strategy=strategy)
-    metrics = build_metrics(keras_model, split, config, curves, corpus, checksum,
-                            time.perf_counter() - started, include_baseline=include_baseline)
+    keras_model, metrics, _, _ = fit_and_measure(config, corpus=corpus, corpus_name=corpus, frame=frame,
+                                                 callbacks=callbacks, verbose=verbose,
+                                                 include_baseline=include_baseline, strategy=strategy)
     if strategy is not None:
         metrics["distribution_strategy"] = {"name": type(strategy).__name__,
                                             "replicas": int(strategy.num_replicas_in_sync)}
@@ -337,25 +355,15 @@ def train_user_model(name: str, config: TrainConfig, *, corpus: str = "en", fram
     from attnviz.model import user_models_directory
 
     directory = user_model_directory_for(name)
-    started = time.perf_counter()
-    if frame is None:
-        source_frame = data.load_corpus(corpus)
-        checksum = data.corpus_checksum(corpus)
-        corpus_name = corpus
-    else:
-        source_frame = frame[["text", "label"]].reset_index(drop=True)
-        checksum = data.sha256_of(pd.util.hash_pandas_object(source_frame, index=False).values.tobytes())
-        corpus_name = "upload"
-    split = data.split_corpus(source_frame)
-    keras_model, curves = train_model(split, config, callbacks=callbacks, verbose=0)
-    metrics = build_metrics(keras_model, split, config, curves, corpus_name, checksum,
-                            time.perf_counter() - started, include_baseline=include_baseline)
+    corpus_name = corpus if frame is None else "upload"
+    keras_model, metrics, split, test_probabilities = fit_and_measure(
+        config, corpus=corpus, corpus_name=corpus_name, frame=frame, callbacks=callbacks, verbose=0,
+        include_baseline=include_baseline)
     metrics["trained_in_browser"] = True
     metrics["stopped_by_user"] = bool(stopped_by_user())
     if frame is not None:
         metrics["upload"] = {"filename": Path(upload_filename or "upload.csv").name[:100],
-                             "rows": len(source_frame)}
-    _, test_probabilities = accuracy_of(keras_model, split.test)
+                             "rows": sum(split.sizes().values())}
     source, licence = model_card.corpus_provenance(corpus_name, metrics)
     metrics["card"] = model_card.build_card(
         split, test_probabilities, source=source, licence=licence,
