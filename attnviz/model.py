@@ -15,7 +15,7 @@ import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +391,13 @@ class AutoModel:
         """The model that analyses ``text`` (loaded on first use, then shared)."""
         return load_model(self.language_of(text))
 
+    def _positions_by_language(self, texts: list[str]) -> dict[str, list[int]]:
+        """Which positions of ``texts`` each model reads, so every model gets one batched call."""
+        positions_by_language: dict[str, list[int]] = {}
+        for position, text in enumerate(texts):
+            positions_by_language.setdefault(self.language_of(text), []).append(position)
+        return positions_by_language
+
     def models_by_language(self) -> dict[str, AttentionModel]:
         """Every bundled model this router can choose, loading the ones not loaded yet."""
         return {language: load_model(language) for language in self.languages}
@@ -405,11 +412,8 @@ class AutoModel:
     def analyze_many(self, texts: Iterable[str], batch_size: int = 64, cache: bool = True) -> list[Analysis]:
         """Analyse many texts, each with the model of its script; results keep the input order."""
         texts = list(texts)
-        positions_by_language: dict[str, list[int]] = {}
-        for position, text in enumerate(texts):
-            positions_by_language.setdefault(self.language_of(text), []).append(position)
         results: list[Analysis | None] = [None] * len(texts)
-        for language, positions in positions_by_language.items():
+        for language, positions in self._positions_by_language(texts).items():
             analyses = load_model(language).analyze_many([texts[p] for p in positions], batch_size=batch_size,
                                                            cache=cache)
             for position, analysis in zip(positions, analyses):
@@ -424,10 +428,7 @@ class AutoModel:
         """(m,) P(positive), each text by the model of its script."""
         texts = list(texts)
         probabilities = np.zeros(len(texts))
-        positions_by_language: dict[str, list[int]] = {}
-        for position, text in enumerate(texts):
-            positions_by_language.setdefault(self.language_of(text), []).append(position)
-        for language, positions in positions_by_language.items():
+        for language, positions in self._positions_by_language(texts).items():
             probabilities[positions] = load_model(language).predict_proba([texts[p] for p in positions],
                                                                           batch_size=batch_size)
         return probabilities
@@ -494,6 +495,3 @@ def load_model(name_or_path: str | os.PathLike | None = None) -> AttentionModel 
             _loaded_models[key] = AttentionModel(load_keras_model(directory), metrics, name=name, path=directory)
         return _loaded_models[key]
 
-
-def config_dict(config: ModelConfig) -> dict[str, Any]:
-    return asdict(config)

@@ -66,12 +66,6 @@ def analyze(text: str, model_name: str | None = None) -> Analysis:
     return in_model_thread(get_model(model_name).analyze, text)
 
 
-def text_from_url(default: str = DEFAULT_TEXT) -> str:
-    """The sentence from the ``text`` query parameter, or ``default``."""
-    value = st.query_params.get(TEXT_PARAMETER)
-    return value if value is not None else default
-
-
 # ----- shared page helpers (every page calls page_setup first) -------------------------------------------
 _CLASSROOM_CSS = """
 <style>
