@@ -168,7 +168,7 @@ analyses: list = []
 input_errors: dict[int, AttnvizError] = {}
 for index, text in enumerate(texts):
     try:
-        analyses.append(model.analyze(text))
+        analyses.append(ui.analyze(text, model_name))  # on a warm model thread, like the other pages
     except AttnvizError as error:
         analyses.append(None)
         input_errors[index] = error
@@ -314,7 +314,7 @@ explained_name = st.selectbox("Input", readable_names, key="compare_occlusion_in
     else readable_names[0]
 explained = dict(readable)[explained_name]
 try:
-    occlusion = compare.occlusion_table(model, explained)
+    occlusion = ui.in_model_thread(compare.occlusion_table, model, explained)
 except AttnvizError as error:
     ui.show_error(error)
     occlusion = None
