@@ -20,6 +20,7 @@ import pandas as pd
 
 from attnviz.analysis import NEGATIVE, POSITIVE, Analysis
 from attnviz.errors import AttnvizError, EmptyInputError
+from attnviz.text import APOSTROPHE_CHARACTERS, is_word_character
 from attnviz.uploads import label_to_class
 
 MAX_INPUTS = 4
@@ -29,7 +30,6 @@ BATCH_MAX_ROWS = 5000
 BATCH_SIZE = 64
 TEXT_COLUMN = "text"
 LABEL_COLUMN = "label"
-APOSTROPHES = "'’`´"           # removed inside words by attnviz.text.standardize ("don't" -> "dont")
 NEGATION_WORD = "not"
 # After one of these, "not" reads naturally: "it is good" -> "it is not good".
 AUXILIARY_VERBS = ("is", "was", "are", "were", "am", "be", "do", "does", "did", "has", "have", "had",
@@ -159,12 +159,6 @@ def aligned_received(analysis_a: Analysis, analysis_b: Analysis) -> pd.DataFrame
 
 
 # ----- quick edits --------------------------------------------------------------------------------------
-def _is_word_character(character: str) -> bool:
-    # Mirrors attnviz.text.standardize: letters, marks and digits stay; apostrophes are deleted (so they join
-    # a word); every other punctuation, symbol, control or separator character splits words.
-    return unicodedata.category(character)[0] in "LMN" or character in APOSTROPHES
-
-
 def _is_han(character: str) -> bool:
     return "CJK UNIFIED IDEOGRAPH" in unicodedata.name(character, "") or "CJK COMPATIBILITY IDEOGRAPH" in \
         unicodedata.name(character, "")
@@ -184,7 +178,7 @@ def word_spans(text: str) -> list[tuple[int, int]]:
                 spans.append((start, index))
                 start = None
             spans.append((index, index + 1))
-        elif _is_word_character(character):
+        elif is_word_character(character):
             if start is None:
                 start = index
         elif start is not None:
@@ -193,13 +187,13 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     if start is not None:
         spans.append((start, len(text)))
     # A run made only of apostrophes is deleted by the standardisation: it is not a word.
-    return [(begin, end) for begin, end in spans if text[begin:end].strip(APOSTROPHES)]
+    return [(begin, end) for begin, end in spans if text[begin:end].strip(APOSTROPHE_CHARACTERS)]
 
 
 def span_word(text: str, span: tuple[int, int]) -> str:
     """The token the model would read for one span (lower case, apostrophes removed)."""
     word = text[span[0]:span[1]].lower()
-    return "".join(character for character in word if character not in APOSTROPHES)
+    return "".join(character for character in word if character not in APOSTROPHE_CHARACTERS)
 
 
 def _check_position(position: int, count: int) -> None:

@@ -22,10 +22,13 @@ import unicodedata
 import keras
 import tensorflow as tf
 
-APOSTROPHES = r"['’`´]"
+APOSTROPHE_CHARACTERS = "'’`´"
+APOSTROPHES = f"[{APOSTROPHE_CHARACTERS}]"
 # Variation selectors and the keycap mark are combining marks (not symbols), so without naming them "❤️"
-# would leave a lone U+FE0F token behind once the heart itself is removed.
-NON_WORD_CHARACTERS = r"[\p{P}\p{S}\p{C}\p{Z}\x{FE00}-\x{FE0F}\x{20E3}\x{E0100}-\x{E01EF}]"
+# would leave a lone U+FE0F token behind once the heart itself is removed. (first, last) code points:
+EMOJI_MARK_RANGES = ((0xFE00, 0xFE0F), (0x20E3, 0x20E3), (0xE0100, 0xE01EF))
+NON_WORD_CHARACTERS = (r"[\p{P}\p{S}\p{C}\p{Z}"
+                       + "".join(f"\\x{{{first:X}}}-\\x{{{last:X}}}" for first, last in EMOJI_MARK_RANGES) + "]")
 HAN_CHARACTER = r"(\p{Han})"
 
 
@@ -37,6 +40,17 @@ def standardize(texts: tf.Tensor) -> tf.Tensor:
     texts = tf.strings.regex_replace(texts, NON_WORD_CHARACTERS, " ")
     texts = tf.strings.regex_replace(texts, HAN_CHARACTER, r" \1 ")
     return tf.strings.strip(texts)
+
+
+def is_word_character(character: str) -> bool:
+    """``standardize`` for one character, in plain Python: True when it stays inside a word (letters, marks,
+    digits; apostrophes, which are deleted and so join a word), False when it splits words."""
+    if character in APOSTROPHE_CHARACTERS:
+        return True
+    code_point = ord(character)
+    if any(first <= code_point <= last for first, last in EMOJI_MARK_RANGES):
+        return False
+    return unicodedata.category(character)[0] in "LMN"
 
 
 def clean_unicode(text: str) -> str:
