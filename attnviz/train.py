@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from attnviz import data
+from attnviz import data, model_card
 from attnviz.errors import AttnvizError
 from attnviz.model import ModelConfig, build_keras_model, make_vectorizer, save_model_directory
 
@@ -159,8 +159,7 @@ def build_metrics(keras_model, split: data.CorpusSplit, config: TrainConfig, cur
     """The ``metrics.json`` content; ``test_probabilities`` (m,) are the model's outputs on ``split.test``."""
     validation_accuracy, _ = accuracy_of(keras_model, split.validation)
     labels = split.test["label"].to_numpy()
-    predictions = (test_probabilities >= 0.5).astype(int)
-    test_accuracy = float((predictions == labels).mean())
+    test_accuracy = float(((test_probabilities >= 0.5).astype(int) == labels).mean())
     metrics: dict[str, Any] = {
         "model": "Embedding → Attention() → GlobalAveragePooling1D → Dense(1, sigmoid)",
         "corpus": corpus,
@@ -173,7 +172,7 @@ def build_metrics(keras_model, split: data.CorpusSplit, config: TrainConfig, cur
         "test_accuracy": test_accuracy,
         "confusion_matrix": {  # rows: true label, columns: predicted label; 0 = negative, 1 = positive
             "labels": ["negative", "positive"],
-            "matrix": [[int(((labels == t) & (predictions == p)).sum()) for p in (0, 1)] for t in (0, 1)],
+            "matrix": model_card.confusion_matrix(labels, test_probabilities),
         },
         "curves": curves,
         "training_seconds": round(seconds, 1),
@@ -351,7 +350,6 @@ def train_user_model(name: str, config: TrainConfig, *, corpus: str = "en", fram
     ``frame`` (validated ``text``/``label`` table) overrides ``corpus``. The model is written with the same
     atomic ``save_model_directory``; the bundled ``models/`` folder is never written. Returns the metrics.
     """
-    from attnviz import model_card
     from attnviz.model import user_models_directory
 
     directory = user_model_directory_for(name)
