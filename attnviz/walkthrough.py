@@ -397,9 +397,13 @@ PROOF_LABELS = {
 }
 
 
-def proof_rows(analysis: Analysis, threshold: float = PROOF_THRESHOLD) -> list[ProofRow]:
-    """Keras (the Analysis fields) versus NumPy (``formula.compute_steps``): max |difference| per quantity."""
-    differences = formula.max_abs_differences(computed_steps(analysis), analysis)
+def proof_rows(analysis: Analysis, threshold: float = PROOF_THRESHOLD,
+               steps: formula.FormulaSteps | None = None) -> list[ProofRow]:
+    """Keras (the Analysis fields) versus NumPy (``formula.compute_steps``): max |difference| per quantity.
+
+    ``steps``: ``computed_steps(analysis)`` when the caller already has them (computed here otherwise)."""
+    steps = steps if steps is not None else computed_steps(analysis)
+    differences = formula.max_abs_differences(steps, analysis)
     differences["pooled_from_received"] = pooling_check(analysis).max_abs_difference
     split = logit_split(analysis)
     differences["logit_split"] = abs(split.total - split.logit)
@@ -609,7 +613,7 @@ def markdown_export(analysis: Analysis, i: int, j: int, scale: float = 1.0, digi
               "$$", "", "$$", rf"p = \sigma({format_number(analysis.logit, digits)}) = "
               rf"{format_number(analysis.probability, 6)}", "$$", ""]
     section(STEPS[7])
-    lines += [_markdown_table(proof_table(proof_rows(analysis)), 2, index=False), ""]
+    lines += [_markdown_table(proof_table(proof_rows(analysis, steps=steps)), 2, index=False), ""]
     if scale != 1.0:
         result = what_if(analysis, scale)
         lines += ["## What if (hypothetical, not the trained model)", "",

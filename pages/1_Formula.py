@@ -308,7 +308,7 @@ def render_step_7() -> None:
 
 def render_step_8() -> None:
     step_header(8)
-    rows = walkthrough.proof_rows(analysis)
+    rows = walkthrough.proof_rows(analysis, steps=numpy_steps)
     st.dataframe(walkthrough.proof_table(rows), hide_index=True,
                  key="formula_proof_table",
                  column_config={"max |Keras − NumPy|": st.column_config.NumberColumn(format="%.2e")})
