@@ -113,18 +113,21 @@ class Server:
     log_path: Path
 
 
-def start_server(log_path: Path, app_root: Path = REPOSITORY_ROOT) -> Server:
+def start_server(log_path: Path, app_root: Path = REPOSITORY_ROOT,
+                 extra_environment: dict[str, str] | None = None) -> Server:
     """``streamlit run app.py`` in ``app_root`` (e.g. a ``git worktree`` of an older commit, to compare) on a
-    free localhost port, in its own process group."""
+    free localhost port, in its own process group (so stopping it also stops anything it spawned).
+    Shared by the benchmarks and the browser test fixtures."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")  # closed in stop_server
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_environment or {})}
     started_at = time.perf_counter()
-    process = subprocess.Popen(command, cwd=app_root, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, cwd=app_root, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     process.log_file = log  # type: ignore[attr-defined]
     return Server(process, f"http://127.0.0.1:{port}", started_at, log_path)
 
@@ -143,17 +146,24 @@ def wait_for_health(server: Server, timeout: float = 120.0) -> float:
     raise TimeoutError(f"no healthy server within {timeout} s")
 
 
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process's whole group, then SIGKILL it if it has not exited within 10 s; close its log."""
+    if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGTERM)
         try:
-            server.process.wait(timeout=10)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(timeout=10)
-    server.process.log_file.close()  # type: ignore[attr-defined]
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    log = getattr(process, "log_file", None)
+    if log is not None:
+        log.close()
+
+
+def stop_server(server: Server) -> None:
+    stop_process_group(server.process)
 
 
 # ----- /proc sampling ----------------------------------------------------------------------------------

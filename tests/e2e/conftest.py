@@ -13,22 +13,20 @@ import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks.browser_common import (  # the one implementation of the app server, shared with the benchmarks
+    CHROMIUM_ARGS,
+    start_server,
+    stop_server,
+    wait_for_health,
+)
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIRECTORY = REPOSITORY_ROOT / "test-artifacts"
 CHROMIUM_PATH = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 SERVER_START_TIMEOUT = 90    # seconds until /_stcore/health answers "ok" (TensorFlow imports lazily, later)
 APP_IDLE_TIMEOUT_MS = 90_000  # first run of a page loads TensorFlow and the model in the server
 UPDATE_TIMEOUT_MS = 30_000    # one rerun after an edit (the model is already loaded)
@@ -59,60 +57,6 @@ HEATMAPS_JS = """
     });
 })
 """
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (bound and released by the kernel)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def streamlit_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none"]
-
-
-def wait_for_health(base_url: str, process: subprocess.Popen, timeout: float = SERVER_START_TIMEOUT) -> float:
-    """Poll ``/_stcore/health`` until it answers ``ok``; return the seconds waited. Fails if the server dies."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode} before becoming healthy")
-        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
-                if response.status == 200 and response.read().strip() == b"ok":
-                    return time.perf_counter() - started
-        time.sleep(0.2)
-    raise TimeoutError(f"{base_url}/_stcore/health did not answer 'ok' within {timeout} s")
-
-
-def start_streamlit(port: int, log_path: Path, extra_environment: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start the app in its own process group (so stopping it also stops anything it spawned)."""
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_environment or {})}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "wb")  # closed by stop_streamlit
-    process = subprocess.Popen(streamlit_command(port), cwd=REPOSITORY_ROOT, env=environment, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    process.log_file = log  # type: ignore[attr-defined]
-    return process
-
-
-def stop_streamlit(process: subprocess.Popen) -> None:
-    """SIGTERM the server's process group, then SIGKILL it if it has not exited within 10 s."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    log = getattr(process, "log_file", None)
-    if log is not None:
-        log.close()
 
 
 def require_chromium() -> Path:
@@ -170,15 +114,13 @@ def app_server(browser, artifacts_directory, user_models_directory):
 
     Depends on ``browser`` so that a missing Chromium skips before a server is started for nothing.
     """
-    port = free_port()
-    process = start_streamlit(port, artifacts_directory / SERVER_LOG_NAME,
-                              {"ATTNVIZ_USER_MODELS_DIR": str(user_models_directory)})
-    base_url = f"http://127.0.0.1:{port}"
+    server = start_server(artifacts_directory / SERVER_LOG_NAME,
+                          extra_environment={"ATTNVIZ_USER_MODELS_DIR": str(user_models_directory)})
     try:
-        wait_for_health(base_url, process)
-        yield base_url
+        wait_for_health(server, timeout=SERVER_START_TIMEOUT)
+        yield server.base_url
     finally:
-        stop_streamlit(process)
+        stop_server(server)
 
 
 class AppPage:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import browser_common
 from tests.e2e import conftest as browser_conftest
 
 
@@ -36,19 +37,19 @@ def test_present_chromium_is_returned(monkeypatch, tmp_path):
 def test_free_port_is_bindable():
     import socket
 
-    port = browser_conftest.free_port()
+    port = browser_common.free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", port))
 
 
 def test_stopping_the_server_also_stops_its_children():
-    """stop_streamlit signals the whole process group (the app may have started helpers)."""
+    """Stopping signals the whole process group (the app may have started helpers)."""
     import subprocess
 
     parent = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], start_new_session=True)
     children = subprocess.run(["sh", "-c", f"sleep 0.3; pgrep -P {parent.pid}"], capture_output=True, text=True)
     child_pids = [int(pid) for pid in children.stdout.split()]
-    browser_conftest.stop_streamlit(parent)
+    browser_common.stop_process_group(parent)
     assert parent.returncode is not None
     deadline = time.monotonic() + 10  # the children got SIGTERM with the group; on a busy machine they take a moment
     while time.monotonic() < deadline and any(is_running_sleep(pid) for pid in child_pids):
